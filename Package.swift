@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "agentrt",
+    products: [
+        .executable(name: "agentrt", targets: ["agentrt"]),
+        .library(name: "AgentRT", type: .dynamic, targets: ["AgentRT"]),
+        .library(name: "AgentRTCore", targets: ["AgentRTCore"]),
+        .library(name: "AgentRTNative", targets: ["AgentRTNative"]),
+        .library(name: "AgentRTSDK", targets: ["AgentRTSDK"]),
+        // Example Swift plugin, written with AgentRTSDK only.
+        .library(name: "SwiftPlannerPlugin", type: .dynamic, targets: ["SwiftPlannerPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The C headers: agentrt/plugin.h (plugin ABI) and agentrt/agentrt.h (embedding API).
+        .target(name: "CAgentRT", path: "include", publicHeadersPath: "."),
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi",
+                       providers: [.apt(["libffi-dev"])]),
+        .target(name: "AgentRTCore", swiftSettings: strict),
+        .target(name: "AgentRTNative", dependencies: ["AgentRTCore", "CAgentRT", "CFFI"], swiftSettings: strict),
+        .target(name: "AgentRTSDK", dependencies: ["CAgentRT"], swiftSettings: strict),
+        .target(name: "AgentRT", dependencies: ["AgentRTCore", "AgentRTNative", "CAgentRT"], swiftSettings: strict),
+        .executableTarget(
+            name: "agentrt",
+            dependencies: [
+                "AgentRTCore", "AgentRTNative",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .target(name: "SwiftPlannerPlugin", dependencies: ["AgentRTSDK"], path: "plugins/swift-planner",
+                swiftSettings: strict),
+        .testTarget(name: "AgentRTCoreTests", dependencies: ["AgentRTCore"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentRTNativeTests",
+            dependencies: ["AgentRTNative", "AgentRTCore", "CAgentRT", "agentrt", "SwiftPlannerPlugin"],
+            exclude: ["Fixtures"],
+            swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,196 @@
+import Synchronization
+
+/// The immutable, per-call execution context: who the call is for, which conversation, which run,
+/// its deadline and its cancellation. Every agent and tool call runs inside one.
+///
+/// Child contexts (tool calls, sub-agents) inherit user, session and metadata, get their own run id
+/// and deadline = min(parent, own). Cancelling a context reaches every descendant, including
+/// those created later; the first cause wins. Cleanup callbacks run exactly once, last first,
+/// when the context ends.
+public final class UserExecutionContext: @unchecked Sendable {
+    public let userID: String
+    public let sessionID: String
+    public let runID: String
+    public let requestID: String
+    public let connectionID: String?
+    public let metadata: [String: String]
+    /// Monotonic nanoseconds at creation.
+    public let createdAtNanos: UInt64
+    /// Wall-clock milliseconds at creation.
+    public let createdAtMillis: Int64
+    /// Monotonic deadline in nanoseconds, if any.
+    public let deadlineNanos: UInt64?
+    public let parent: UserExecutionContext?
+    /// 0 for a root context.
+    public let depth: Int
+
+    /// Maximum nesting of child contexts; deeper requests fail with `invalid_context`.
+    public static let maxDepth = 16
+
+    private let cancelled = Atomic<Bool>(false)
+    private let lock = Lock()
+    // Guarded by `lock`.
+    private var cause: CancellationCause?
+    private var children: [ObjectIdentifier: Weak] = [:]
+    private var cancelHandlers: [@Sendable (CancellationCause) -> Void] = []
+    private var cleanups: [@Sendable () -> Void] = []
+    private var ended = false
+
+    private struct Weak { weak var context: UserExecutionContext? }
+
+    /// Creates a root context after validating every id.
+    ///
+    /// - Throws: `invalid_context` naming the field and the reason.
+    public static func make(userID: String, sessionID: String? = nil, runID: String? = nil,
+                            requestID: String? = nil, connectionID: String? = nil,
+                            metadata: [String: String] = [:], timeout: Duration? = nil,
+                            now: UInt64 = MonotonicTime.nanos()) throws(AgentRTError) -> UserExecutionContext {
+        try ContextValidation.check(userID, field: "user_id")
+        let session = sessionID ?? "default-session"
+        if let sessionID { try ContextValidation.check(sessionID, field: "session_id") }
+        if let runID { try ContextValidation.check(runID, field: "run_id") }
+        if let requestID { try ContextValidation.check(requestID, field: "request_id") }
+        if let connectionID { try ContextValidation.check(connectionID, field: "connection_id") }
+        for (k, v) in metadata {
+            if k.isEmpty || k.utf8.count > 256 { throw AgentRTError(.invalidContext, "metadata key \"\(k)\" must be 1-256 bytes") }
+            if v.utf8.count > 4096 { throw AgentRTError(.invalidContext, "metadata \"\(k)\" is longer than 4096 bytes") }
+        }
+        let run = runID ?? RunID.next()
+        return UserExecutionContext(userID: userID, sessionID: session, runID: run, requestID: requestID ?? run,
+                                    connectionID: connectionID, metadata: metadata,
+                                    deadline: timeout.map { now &+ $0.nanoseconds }, parent: nil, now: now)
+    }
+
+    private init(userID: String, sessionID: String, runID: String, requestID: String, connectionID: String?,
+                 metadata: [String: String], deadline: UInt64?, parent: UserExecutionContext?, now: UInt64) {
+        self.userID = userID
+        self.sessionID = sessionID
+        self.runID = runID
+        self.requestID = requestID
+        self.connectionID = connectionID
+        self.metadata = metadata
+        self.createdAtNanos = now
+        self.createdAtMillis = MonotonicTime.wallMillis()
+        self.deadlineNanos = deadline
+        self.parent = parent
+        self.depth = (parent?.depth ?? -1) + 1
+    }
+
+    /// Creates a child: same user, session and metadata; own run id; deadline = min(parent, own).
+    /// A child of a cancelled context starts cancelled with the same cause.
+    public func child(runID: String? = nil, timeout: Duration? = nil,
+                      now: UInt64 = MonotonicTime.nanos()) throws(AgentRTError) -> UserExecutionContext {
+        guard depth + 1 <= Self.maxDepth else {
+            throw AgentRTError(.invalidContext, "context nesting exceeds \(Self.maxDepth) levels (runaway recursion?)", runID: self.runID)
+        }
+        if let runID { try ContextValidation.check(runID, field: "run_id") }
+        var deadline = deadlineNanos
+        if let timeout {
+            let own = now &+ timeout.nanoseconds
+            deadline = deadline.map { min($0, own) } ?? own
+        }
+        let c = UserExecutionContext(userID: userID, sessionID: sessionID, runID: runID ?? RunID.next(),
+                                     requestID: requestID, connectionID: connectionID, metadata: metadata,
+                                     deadline: deadline, parent: self, now: now)
+        let inherited: CancellationCause? = lock.withLock {
+            if let cause { return cause }
+            children[ObjectIdentifier(c)] = Weak(context: c)
+            return nil
+        }
+        if let inherited { c.cancel(inherited) }
+        return c
+    }
+
+    /// True once cancelled (lock-free; poll it freely).
+    @inline(__always) public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+
+    /// The first cancellation cause, if cancelled.
+    public var cancellationCause: CancellationCause? { lock.withLock { cause } }
+
+    /// Time left before the deadline, in nanoseconds (nil without a deadline, 0 once passed).
+    public func remainingNanos(now: UInt64 = MonotonicTime.nanos()) -> UInt64? {
+        guard let d = deadlineNanos else { return nil }
+        return d > now ? d - now : 0
+    }
+
+    /// Cancels this context and every descendant. Idempotent, never waits; the first cause wins.
+    /// Handlers run on the calling thread, outside any lock.
+    public func cancel(_ cause: CancellationCause) {
+        let taken: ([UserExecutionContext], [@Sendable (CancellationCause) -> Void])? = lock.withLock {
+            if self.cause != nil { return nil }
+            self.cause = cause
+            cancelled.store(true, ordering: .releasing)
+            let kids = children.values.compactMap(\.context)
+            let handlers = cancelHandlers
+            cancelHandlers.removeAll()
+            return (kids, handlers)
+        }
+        guard let (kids, handlers) = taken else { return }
+        for h in handlers { h(cause) }
+        for k in kids { k.cancel(cause) }
+    }
+
+    /// Runs `handler` once when the context is cancelled (at once if it already is).
+    public func onCancel(_ handler: @escaping @Sendable (CancellationCause) -> Void) {
+        let already: CancellationCause? = lock.withLock {
+            if let cause { return cause }
+            cancelHandlers.append(handler)
+            return nil
+        }
+        if let already { handler(already) }
+    }
+
+    /// Registers a cleanup callback; they run exactly once, last-registered first, at `end()`.
+    /// Registering on an ended context runs the callback at once.
+    public func addCleanup(_ body: @escaping @Sendable () -> Void) {
+        let runNow = lock.withLock { () -> Bool in
+            if ended { return true }
+            cleanups.append(body)
+            return false
+        }
+        if runNow { body() }
+    }
+
+    /// Ends the context: runs cleanups (exactly once even if several threads end it at once)
+    /// and detaches it from its parent so finished children never accumulate.
+    public func end() {
+        let toRun: [@Sendable () -> Void]? = lock.withLock {
+            if ended { return nil }
+            ended = true
+            let c = cleanups
+            cleanups.removeAll()
+            cancelHandlers.removeAll()
+            return c
+        }
+        guard let toRun else { return }
+        for body in toRun.reversed() { body() }
+        parent?.detach(self)
+    }
+
+    /// Whether `end()` has run.
+    public var isEnded: Bool { lock.withLock { ended } }
+
+    /// Number of live (not yet ended) children; for tests and the isolation report.
+    public var childCount: Int { lock.withLock { children.count } }
+
+    private func detach(_ child: UserExecutionContext) {
+        lock.withLock { _ = children.removeValue(forKey: ObjectIdentifier(child)) }
+    }
+}
+
+/// Unique run ids: a per-process random prefix and a counter (unique, cheap, not secret).
+public enum RunID {
+    private static let counter = Atomic<UInt64>(0)
+    private static let prefix: String = {
+        var g = SystemRandomNumberGenerator()
+        let v = g.next() & 0xFFFF_FFFF
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 8 - s.count) + s
+    }()
+
+    /// A new id such as `run_1a2b3c4d_2f`.
+    public static func next() -> String {
+        let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return "run_" + prefix + "_" + String(n, radix: 16)
+    }
+}

@@ -1,0 +1,151 @@
+/// The services a plugin reaches through its call handle (`agentrt_host` in plugin.h). Every
+/// method is thread-safe and returns a status; none traps on bad input.
+extension AgentCall {
+    /// Event types the runtime reserves; a plugin's `emit` may not use them.
+    static let reservedTypes: Set<String> = Set(Event.Kind.allCases.map(\.rawValue)).subtracting(["custom", "agent_thinking"])
+
+    /// `is_cancelled`: `.cancelled` once cancelled, `.staleHandle` after the call finished.
+    public func checkCancelled() -> HostStatus {
+        if !isRunning { return .staleHandle }
+        return context.isCancelled ? .cancelled : .ok
+    }
+
+    /// `heartbeat`: proves liveness and, with details, publishes an `agent_thinking` status note.
+    public func heartbeat(details: String) -> HostStatus {
+        if !isRunning { runtime.counters.lateEvents.add(1, ordering: .relaxed); return .staleHandle }
+        lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
+        parent?.lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
+        if !details.isEmpty {
+            lock.withLock { heartbeatDetails = details }
+            var w = JSONObjectWriter()
+            w.string("text", details)
+            w.string("kind", "status")
+            publish(.agentThinking, w.finish())
+        }
+        return context.isCancelled ? .cancelled : .ok
+    }
+
+    /// `emit`: a `custom` event (or an `agent_thinking` note) on the caller's stream.
+    public func emit(type: String, dataJSON: UnsafeRawBufferPointer) -> HostStatus {
+        if !isRunning { runtime.counters.lateEvents.add(1, ordering: .relaxed); return .staleHandle }
+        if Self.reservedTypes.contains(type) { return .reservedType }
+        if let _ = NameRules.checkToolName(type) { return .invalidArgument }
+        guard dataJSON.count <= runtime.configuration.maxEventBytes else { return .tooLarge }
+        guard JSONValue.isValid(bytes: dataJSON) else { return .invalidJSON }
+        let data = String(decoding: dataJSON, as: UTF8.self)
+        lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
+        let ok: Bool
+        if type == "agent_thinking" {
+            guard case .object(let o)? = try? JSONValue.parse(data), case .string(let text)? = o["text"] else {
+                return .invalidArgument
+            }
+            var w = JSONObjectWriter()
+            w.string("text", text)
+            let kind = o["kind"]?.stringValue ?? "reasoning"
+            guard kind == "status" || kind == "reasoning" else { return .invalidArgument }
+            w.string("kind", kind)
+            ok = publish(.agentThinking, w.finish())
+        } else {
+            var w = JSONObjectWriter()
+            w.string("name", type)
+            w.raw("value", data)
+            ok = publish(.custom, w.finish())
+        }
+        return ok ? .ok : .staleHandle
+    }
+
+    /// Swift convenience for `emit`.
+    public func emit(type: String, data: String) -> HostStatus {
+        var d = data
+        return d.withUTF8 { emit(type: type, dataJSON: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `set_result`: the call's result (JSON, UTF-8, within the size limit), once.
+    public func setResult(_ json: UnsafeRawBufferPointer) -> HostStatus {
+        if !isRunning { runtime.counters.lateResults.add(1, ordering: .relaxed); return .staleHandle }
+        let refusal: (HostStatus, String)?
+        if json.count > runtime.configuration.maxResultBytes {
+            refusal = (.tooLarge, "the result is \(json.count) bytes, more than the limit of \(runtime.configuration.maxResultBytes)")
+        } else if String(validating: json, as: UTF8.self) == nil {
+            refusal = (.invalidArgument, "the result is not valid UTF-8")
+        } else if !JSONValue.isValid(bytes: json) {
+            let why: String
+            do { _ = try JSONValue.parse(bytes: json); why = "invalid JSON" } catch { why = "\(error)" }
+            refusal = (.invalidJSON, "the result is not valid JSON: \(why)")
+        } else {
+            refusal = nil
+        }
+        return lock.withLock {
+            if result != nil { return .alreadySet }
+            if let refusal { resultRefusal = refusal.1; return refusal.0 }
+            result = String(decoding: json, as: UTF8.self)
+            return .ok
+        }
+    }
+
+    /// Swift convenience for `set_result`.
+    public func setResult(_ json: String) -> HostStatus {
+        var j = json
+        return j.withUTF8 { setResult(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `set_error`: a message for a failing call.
+    public func setError(_ message: String) -> HostStatus {
+        if !isRunning { return .staleHandle }
+        lock.withLock { errorMessage = String(message.prefix(64 * 1024)) }
+        return .ok
+    }
+
+    /// `call_tool`: runs a tool through the dispatcher in a child context. The returned text stays
+    /// valid (for C callers, through `retain(_:)`) until this call's function returns.
+    public func callTool(_ name: String, argumentsJSON: String) -> (HostStatus, ToolCallResult?) {
+        if !isRunning { runtime.counters.lateToolCalls.add(1, ordering: .relaxed); return (.staleHandle, nil) }
+        lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
+        return runtime.tools.dispatch(from: self, name: name, argumentsJSON: argumentsJSON)
+    }
+
+    /// Copies `text` into memory owned by this call (freed when the call object goes away, which is
+    /// after its function returned) and returns the bytes; used to hand borrowed views to C.
+    public func retain(_ text: String) -> UnsafeRawBufferPointer {
+        var t = text
+        return t.withUTF8 { src in
+            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, src.count + 1), alignment: 1)
+            if src.count > 0 { buf.copyMemory(from: UnsafeRawBufferPointer(src)) }
+            buf[src.count] = 0
+            lock.withLock { arena.append(buf) }
+            return UnsafeRawBufferPointer(rebasing: buf[0..<src.count])
+        }
+    }
+
+    /// A borrowed view of `text` cached under `key` for this call (identity and metadata for C).
+    public func cachedView(_ key: String, _ text: () -> String) -> UnsafeRawBufferPointer {
+        if let v = lock.withLock({ views[key] }) { return v }
+        let v = retain(text())
+        return lock.withLock {
+            if let existing = views[key] { return existing }
+            views[key] = v
+            return v
+        }
+    }
+
+    /// `log`: a line in the runtime's log.
+    public func log(level: Int32, _ message: String) -> HostStatus {
+        guard (0...4).contains(level) else { return .invalidArgument }
+        runtime.log(level: level, "\(plugin).\(name) [\(context.userID) \(context.runID)] \(message)")
+        return .ok
+    }
+}
+
+extension AgentCall {
+    /// The result, the reason a result was refused, and the error message, as set so far.
+    public var resultState: (result: String?, refusal: String?, errorMessage: String?) {
+        lock.withLock { (result, resultRefusal, errorMessage) }
+    }
+}
+
+/// What a tool call returned to the calling agent.
+public struct ToolCallResult: Sendable, Equatable {
+    public let isError: Bool
+    /// JSON text: the result, or the tool's own error.
+    public let content: String
+}

@@ -1,0 +1,76 @@
+/// Per-user state an agent keeps for one (user, session), from its session-open hook.
+public final class AgentInstance: @unchecked Sendable {
+    /// The plugin's pointer (C plugins) or nil.
+    public let raw: UnsafeMutableRawPointer?
+    /// Any Swift value (Swift agents).
+    public let value: (any Sendable)?
+    /// Serialises calls of agents that are not thread-safe.
+    let serial = Lock()
+
+    public init(raw: UnsafeMutableRawPointer? = nil, value: (any Sendable)? = nil) {
+        self.raw = raw
+        self.value = value
+    }
+}
+
+/// How an agent is implemented. The runtime calls every method on a native worker thread.
+public protocol AgentImplementation: Sendable {
+    /// Whether the agent has per-session hooks (`openSession`/`closeSession`).
+    var hasSessionHooks: Bool { get }
+    /// Opens per-(user, session) state. Called once per session before its first call.
+    func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance
+    /// Closes an instance; called exactly once per opened instance, after its last call.
+    func closeSession(_ instance: AgentInstance)
+    /// The instance shared by every user when there are no session hooks.
+    func sharedInstance() -> AgentInstance
+    /// Runs one call. Report through `call.setResult` / `call.setError`; return `.ok` on success.
+    func run(_ call: AgentCall, instance: AgentInstance, input: String) -> HostStatus
+}
+
+extension AgentImplementation {
+    public var hasSessionHooks: Bool { false }
+    public func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance { sharedInstance() }
+    public func closeSession(_ instance: AgentInstance) {}
+    public func sharedInstance() -> AgentInstance { AgentInstance() }
+}
+
+/// An agent written as a Swift closure (tests, hosts, benchmarks).
+public struct ClosureAgent: AgentImplementation {
+    let body: @Sendable (AgentCall, String) -> HostStatus
+    let shared = AgentInstance()
+
+    public init(_ body: @escaping @Sendable (AgentCall, String) -> HostStatus) { self.body = body }
+
+    public func sharedInstance() -> AgentInstance { shared }
+    public func run(_ call: AgentCall, instance: AgentInstance, input: String) -> HostStatus { body(call, input) }
+}
+
+/// What a tool returns to the dispatcher.
+public enum ToolOutput: Sendable, Equatable {
+    /// The tool's result (JSON text).
+    case result(String)
+    /// The tool's own failure (text or JSON); reaches the caller as `isError: true`.
+    case toolError(String)
+    /// A runtime failure (bad arguments, timeout ...).
+    case failure(AgentRTError)
+}
+
+/// How a tool is implemented. Called on the calling agent's worker thread (no hand-off).
+public protocol ToolImplementation: Sendable {
+    /// Runs the tool in `call` (a child call of the calling agent) with validated arguments.
+    func invoke(_ call: AgentCall, arguments: JSONValue, argumentsJSON: String) -> ToolOutput
+    /// Whether the dispatcher should validate arguments against the schema first (typed tools
+    /// validate during conversion, more precisely).
+    var validatesOwnArguments: Bool { get }
+}
+
+extension ToolImplementation {
+    public var validatesOwnArguments: Bool { false }
+}
+
+/// A tool written as a Swift closure.
+public struct ClosureTool: ToolImplementation {
+    let body: @Sendable (AgentCall, JSONValue) -> ToolOutput
+    public init(_ body: @escaping @Sendable (AgentCall, JSONValue) -> ToolOutput) { self.body = body }
+    public func invoke(_ call: AgentCall, arguments: JSONValue, argumentsJSON: String) -> ToolOutput { body(call, arguments) }
+}

@@ -1,0 +1,98 @@
+/// What the runtime knows about an agent, whoever implements it (a C plugin, a Swift plugin,
+/// or Swift code registered by a host).
+public struct AgentDescriptor: Sendable, Equatable {
+    /// The plugin's name (`[a-z0-9_.-]`, 1–64).
+    public let plugin: String
+    /// The agent's name within the plugin.
+    public let name: String
+    public let description: String
+    /// JSON Schema of the input, when the agent declares one.
+    public let inputSchema: JSONValue?
+    /// Whether the agent accepts concurrent calls on one instance.
+    public let threadSafe: Bool
+    /// The agent's own default timeout; `nil` means the runtime's default.
+    public let defaultTimeout: Duration?
+    /// Whether the agent keeps per-user state through session open/close hooks.
+    public let hasSessionHooks: Bool
+
+    public init(plugin: String, name: String, description: String = "", inputSchema: JSONValue? = nil,
+                threadSafe: Bool = true, defaultTimeout: Duration? = nil, hasSessionHooks: Bool = false) {
+        self.plugin = plugin
+        self.name = name
+        self.description = description
+        self.inputSchema = inputSchema
+        self.threadSafe = threadSafe
+        self.defaultTimeout = defaultTimeout
+        self.hasSessionHooks = hasSessionHooks
+    }
+
+    /// `plugin.name`.
+    public var qualifiedName: String { "\(plugin).\(name)" }
+}
+
+/// How a tool is implemented.
+public enum ToolKind: Sendable, Equatable {
+    /// JSON arguments in, JSON result out.
+    case json
+    /// A C function described by its prototype, called through libffi.
+    case native(prototype: String)
+    /// Registered by the embedding host.
+    case host
+}
+
+/// What the runtime knows about a tool (described as the Model Context Protocol describes tools).
+public struct ToolDescriptor: Sendable, Equatable {
+    /// The owning plugin (or `host`).
+    public let plugin: String
+    /// The tool's short name; the dispatcher names it `plugin.name`.
+    public let name: String
+    public let description: String
+    /// JSON Schema of the arguments (`type: object`).
+    public let inputSchema: JSONValue
+    /// JSON Schema of the result, when known (typed tools derive it from the return type).
+    public let outputSchema: JSONValue?
+    public let kind: ToolKind
+    public let defaultTimeout: Duration?
+
+    public init(plugin: String, name: String, description: String = "", inputSchema: JSONValue,
+                outputSchema: JSONValue? = nil, kind: ToolKind, defaultTimeout: Duration? = nil) {
+        self.plugin = plugin
+        self.name = name
+        self.description = description
+        self.inputSchema = inputSchema
+        self.outputSchema = outputSchema
+        self.kind = kind
+        self.defaultTimeout = defaultTimeout
+    }
+
+    public var qualifiedName: String { "\(plugin).\(name)" }
+}
+
+/// Name rules shared by the loader, the registry and the dispatcher.
+public enum NameRules {
+    /// Plugin and agent names: `[a-z0-9_.-]`, 1–64 bytes.
+    public static func checkAgentOrPluginName(_ s: String) -> String? {
+        if s.isEmpty { return "is empty" }
+        if s.utf8.count > 64 { return "is \(s.utf8.count) bytes long (at most 64)" }
+        for b in s.utf8 where !(b >= 0x61 && b <= 0x7A) && !(b >= 0x30 && b <= 0x39) && b != 0x5F && b != 0x2E && b != 0x2D {
+            return "contains \(describe(byte: b)); only a-z, 0-9, '_', '.' and '-' are allowed"
+        }
+        return nil
+    }
+
+    /// Tool names: `[A-Za-z0-9_.-]`, 1–64 bytes (128 once qualified).
+    public static func checkToolName(_ s: String, max: Int = 64) -> String? {
+        if s.isEmpty { return "is empty" }
+        if s.utf8.count > max { return "is \(s.utf8.count) bytes long (at most \(max))" }
+        for b in s.utf8 where !(b >= 0x61 && b <= 0x7A) && !(b >= 0x41 && b <= 0x5A) && !(b >= 0x30 && b <= 0x39)
+            && b != 0x5F && b != 0x2E && b != 0x2D {
+            return "contains \(describe(byte: b)); only A-Z, a-z, 0-9, '_', '.' and '-' are allowed"
+        }
+        return nil
+    }
+
+    static func describe(byte b: UInt8) -> String {
+        if b >= 0x20 && b < 0x7F { return "'\(Character(Unicode.Scalar(b)))'" }
+        return "byte 0x" + String(b, radix: 16, uppercase: true)
+    }
+}

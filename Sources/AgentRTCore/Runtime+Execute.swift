@@ -1,0 +1,343 @@
+import Synchronization
+
+/// One agent call to make.
+public struct RunRequest: Sendable {
+    public var plugin: String
+    public var agent: String
+    public var userID: String
+    public var sessionID: String?
+    public var input: String
+    public var timeout: Duration?
+    public var heartbeatTimeout: Duration?
+    public var metadata: [String: String]
+    public var runID: String?
+    public var requestID: String?
+    public var connectionID: String?
+    /// Overrides the configured admission wait.
+    public var admissionWait: Duration?
+
+    public init(plugin: String, agent: String, userID: String, sessionID: String? = nil, input: String = "{}",
+                timeout: Duration? = nil, heartbeatTimeout: Duration? = nil, metadata: [String: String] = [:],
+                runID: String? = nil, requestID: String? = nil, connectionID: String? = nil,
+                admissionWait: Duration? = nil) {
+        self.plugin = plugin
+        self.agent = agent
+        self.userID = userID
+        self.sessionID = sessionID
+        self.input = input
+        self.timeout = timeout
+        self.heartbeatTimeout = heartbeatTimeout
+        self.metadata = metadata
+        self.runID = runID
+        self.requestID = requestID
+        self.connectionID = connectionID
+        self.admissionWait = admissionWait
+    }
+}
+
+extension Runtime {
+    /// Runs one agent call through every guard, from async code. The plugin runs on a native
+    /// worker; this task suspends (no cooperative thread is blocked).
+    public func run(_ request: RunRequest) async -> RunResult {
+        switch await prepare(request, blocking: false) {
+        case .refused(let r): return r
+        case .ready(let call):
+            return await withTaskCancellationHandler {
+                start(call)
+                return await call.waitAsync()
+            } onCancel: {
+                self.cancel(call, reason: "the calling task was cancelled")
+            }
+        }
+    }
+
+    /// Runs one agent call through every guard, blocking the calling host thread (C API,
+    /// benchmarks). Never call it from the Swift cooperative pool.
+    public func runBlocking(_ request: RunRequest) -> RunResult {
+        switch prepareBlocking(request) {
+        case .refused(let r): return r
+        case .ready(let call):
+            start(call)
+            return call.waitBlocking()
+        }
+    }
+
+    /// Starts a call and returns its run id at once; `completion` gets the result on a runtime
+    /// thread. For hosts that want asynchronous runs without Swift concurrency.
+    @discardableResult
+    public func runDetached(_ request: RunRequest, completion: @escaping @Sendable (RunResult) -> Void) -> String {
+        switch prepareBlocking(request) {
+        case .refused(let r):
+            completion(r)
+            return r.runID
+        case .ready(let call):
+            let id = call.runID
+            NotifyOnCompletion.attach(call, completion)
+            start(call)
+            return id
+        }
+    }
+
+    /// Cancels a run by id (cooperatively; abandoned after the grace period). False if unknown.
+    @discardableResult
+    public func cancel(runID: String, reason: String = "cancelled by the caller") -> Bool {
+        for u in users.all {
+            if let call = u.lock.withLock({ u.inFlight[runID] }) {
+                cancel(call, reason: reason)
+                return true
+            }
+        }
+        return false
+    }
+
+    func cancel(_ call: AgentCall, reason: String) {
+        guard call.isRunning else { return }
+        call.context.cancel(.caller(reason: reason))
+        watchdog.schedule(call, at: MonotonicTime.nanos() &+ call.graceNanos)
+    }
+
+    enum Prepared { case ready(AgentCall), refused(RunResult) }
+
+    func refusal(_ e: AgentRTError, _ started: UInt64, stats: [CallStats]) -> Prepared {
+        for s in stats { s.recordRefusal(e.code) }
+        return .refused(RunResult(runID: e.runID ?? "", outcome: .failure(e),
+                                  duration: .nanoseconds(Int64(MonotonicTime.nanos() &- started))))
+    }
+
+    /// Validation and every guard before the hand-off. Async admission waits suspend.
+    func prepare(_ r: RunRequest, blocking: Bool) async -> Prepared {
+        let wait = r.admissionWait ?? configuration.admissionWait
+        if wait <= .zero { return prepareBlocking(r) }
+        return await prepareWith(r) { sem in await sem.acquire(timeout: wait) }
+    }
+
+    func prepareBlocking(_ r: RunRequest) -> Prepared {
+        let wait = r.admissionWait ?? configuration.admissionWait
+        if wait <= .zero { return prepareSync(r) { $0.tryAcquire() } }
+        let deadline = MonotonicTime.nanos() &+ wait.nanoseconds
+        return prepareSync(r) { $0.acquireBlocking(untilNanos: deadline) }
+    }
+
+    private func prepareWith(_ r: RunRequest, acquire: (FairSemaphore) async -> Bool) async -> Prepared {
+        let started = MonotonicTime.nanos()
+        let first = checkBeforeAdmission(r, started: started)
+        guard case .success(let (ctx, entry, user)) = first else {
+            if case .failure(let p) = first { return p.prepared }
+            fatalError("unreachable")
+        }
+        guard await acquire(user.admission) else { return overloaded(ctx, entry, user, started, perUser: true) }
+        guard await acquire(global) else { user.admission.release(); return overloaded(ctx, entry, user, started, perUser: false) }
+        return afterAdmission(r, ctx, entry, user, started)
+    }
+
+    private func prepareSync(_ r: RunRequest, acquire: (FairSemaphore) -> Bool) -> Prepared {
+        let started = MonotonicTime.nanos()
+        let first = checkBeforeAdmission(r, started: started)
+        guard case .success(let (ctx, entry, user)) = first else {
+            if case .failure(let p) = first { return p.prepared }
+            fatalError("unreachable")
+        }
+        guard acquire(user.admission) else { return overloaded(ctx, entry, user, started, perUser: true) }
+        guard acquire(global) else { user.admission.release(); return overloaded(ctx, entry, user, started, perUser: false) }
+        return afterAdmission(r, ctx, entry, user, started)
+    }
+
+    struct PreparedBox: Error { let prepared: Prepared }
+
+    private func checkBeforeAdmission(_ r: RunRequest, started: UInt64)
+        -> Result<(UserExecutionContext, AgentEntry, UserState), PreparedBox> {
+        guard let entry = entry(r.plugin, r.agent) else {
+            let known = agentDescriptors.map(\.qualifiedName).joined(separator: ", ")
+            return .failure(PreparedBox(prepared: refusal(AgentRTError(.notFound,
+                "no agent \(r.plugin).\(r.agent) is loaded (loaded: \(known.isEmpty ? "none" : known))"), started, stats: [])))
+        }
+        let timeout = r.timeout ?? entry.descriptor.defaultTimeout ?? configuration.defaultTimeout
+        let ctx: UserExecutionContext
+        do {
+            ctx = try UserExecutionContext.make(userID: r.userID, sessionID: r.sessionID, runID: r.runID,
+                                                requestID: r.requestID, connectionID: r.connectionID,
+                                                metadata: r.metadata, timeout: timeout, now: started)
+        } catch {
+            return .failure(PreparedBox(prepared: refusal(error, started, stats: [entry.stats])))
+        }
+        let user = users.state(for: r.userID)
+        let zombies = entry.stats.zombies.load(ordering: .relaxed)
+        if zombies > configuration.quarantineThreshold {
+            return .failure(PreparedBox(prepared: refusal(AgentRTError(.quarantined,
+                "agent \(entry.descriptor.qualifiedName) is quarantined: \(zombies) abandoned calls are still running (limit \(configuration.quarantineThreshold)); it accepts calls again once they return",
+                runID: ctx.runID), started, stats: [entry.stats, user.stats])))
+        }
+        return .success((ctx, entry, user))
+    }
+
+    private func overloaded(_ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState, _ started: UInt64,
+                            perUser: Bool) -> Prepared {
+        let msg = perUser
+            ? "user \(ctx.userID) already has \(configuration.perUserLimit) calls in flight (the per-user limit)"
+            : "the runtime already has \(configuration.globalLimit) calls in flight (the global limit)"
+        return refusal(AgentRTError(.overloaded, msg, runID: ctx.runID), started, stats: [entry.stats, user.stats])
+    }
+
+    private func afterAdmission(_ r: RunRequest, _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
+                                _ started: UInt64) -> Prepared {
+        let d = entry.descriptor
+        let breaker = self.breaker(for: breakerKey(plugin: d.plugin, agent: d.name, user: ctx.userID))
+        let (permit, retryAt, transitions) = breaker.acquire()
+        publish(transitions, userID: ctx.userID)
+        guard let permit else {
+            user.admission.release()
+            global.release()
+            let when = retryAt == .max ? "until an operator closes it" : "retry after \(MonotonicTime.rfc3339(millis: wallMillis(fromMonotonic: retryAt!)))"
+            var e = AgentRTError(.circuitOpen, "the circuit breaker of \(d.qualifiedName) is \(breaker.currentState.rawValue): \(when)", runID: ctx.runID)
+            if let retryAt, retryAt != .max { e.retryAtMillis = wallMillis(fromMonotonic: retryAt) }
+            return refusal(e, started, stats: [entry.stats, user.stats])
+        }
+        let call = AgentCall(runtime: self, context: ctx, plugin: d.plugin, name: d.name, parent: nil,
+                             stream: events.stream(for: ctx.userID), input: r.input,
+                             heartbeatTimeout: min(r.heartbeatTimeout ?? configuration.defaultHeartbeatTimeout,
+                                                   r.timeout ?? d.defaultTimeout ?? configuration.defaultTimeout),
+                             grace: configuration.grace)
+        call.entry = entry
+        call.userState = user
+        call.userPermit = user.admission
+        call.globalPermit = global
+        call.breaker = breaker
+        call.breakerPermit = permit
+        return .ready(call)
+    }
+
+    /// Publishes `agent_started`, arms the watchdog and hands the call to a worker.
+    func start(_ call: AgentCall) {
+        let user = call.userState!
+        user.lock.withLock {
+            user.inFlight[call.runID] = call
+            user.lastUsedNanos = call.startNanos
+        }
+        call.entry!.stats.inFlight.add(1, ordering: .relaxed)
+        user.stats.inFlight.add(1, ordering: .relaxed)
+        var w = JSONObjectWriter()
+        w.raw("input", Self.summary(of: call.input))
+        if let d = call.context.remainingNanos(now: call.startNanos) { w.int("deadline_ms", Int64(d / 1_000_000)) }
+        w.int("attempt", 1)
+        call.publish(.agentStarted, w.finish())
+        if let t = call.firstWatchTime { watchdog.schedule(call, at: t) }
+        pool.submit(call)
+    }
+
+    /// A short, valid JSON summary of an input (long inputs are not copied into every event).
+    static func summary(of input: String) -> String {
+        if input.utf8.count <= 1024, JSONValue.isValid(input) { return input }
+        var w = JSONObjectWriter()
+        w.int("bytes", Int64(input.utf8.count))
+        w.bool("truncated", true)
+        return w.finish()
+    }
+
+    /// Runs on a worker: session instance, serialisation, the agent function, the outcome,
+    /// and the release of everything the call held (also for abandoned calls, when they return).
+    func executeOnWorker(_ call: AgentCall) {
+        let entry = call.entry!
+        let impl = entry.implementation
+        defer { finishOnWorker(call) }
+        if let cause = call.context.cancellationCause {
+            call.complete(.failure(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)), abandoned: false)
+            return
+        }
+        var slot: InstanceSlot? = nil
+        let instance: AgentInstance
+        if impl.hasSessionHooks {
+            let s = instanceSlot(call.userState!, entry, sessionID: call.context.sessionID)
+            do {
+                instance = try s.acquire()
+                slot = s
+            } catch {
+                call.complete(.failure(AgentRTError(error.code == .cancelled ? .cancelled : .agentError,
+                                                    "session open failed: \(error.message)", runID: call.runID)), abandoned: false)
+                return
+            }
+        } else {
+            instance = entry.shared
+        }
+        let serial = !entry.descriptor.threadSafe
+        if serial { instance.serial.lock() }
+        let status = impl.run(call, instance: instance, input: call.input)
+        if serial { instance.serial.unlock() }
+        slot?.release()
+        call.complete(outcome(of: call, status: status), abandoned: false)
+    }
+
+    func outcome(of call: AgentCall, status: HostStatus) -> Result<String, AgentRTError> {
+        let (result, refusal, message) = call.lock.withLock { (call.result, call.resultRefusal, call.errorMessage) }
+        if status == .ok {
+            if let result { return .success(result) }
+            if let refusal { return .failure(AgentRTError(.invalidOutput, "\(call.describe()) \(refusal)", runID: call.runID)) }
+            if let cause = call.context.cancellationCause {
+                return .failure(AgentRTError(cause.errorCode, "\(call.describe()): \(cause.explanation)", runID: call.runID))
+            }
+            return .failure(AgentRTError(.invalidOutput, "\(call.describe()) returned without setting a result", runID: call.runID))
+        }
+        if let cause = call.context.cancellationCause {
+            return .failure(AgentRTError(cause.errorCode, "\(call.describe()): \(cause.explanation)", runID: call.runID))
+        }
+        let text = message ?? "returned \(status.name) without an error message"
+        return .failure(AgentRTError(.agentError, "\(call.describe()) failed: \(text)", runID: call.runID))
+    }
+
+    private func finishOnWorker(_ call: AgentCall) {
+        let user = call.userState!
+        if call.isAbandoned {
+            call.entry!.stats.zombies.subtract(1, ordering: .relaxed)
+            user.stats.zombies.subtract(1, ordering: .relaxed)
+            counters.zombiesReturned.add(1, ordering: .relaxed)
+        }
+        watchdog.remove(call)
+        call.userPermit?.release()
+        call.globalPermit?.release()
+        user.lock.withLock { _ = user.inFlight.removeValue(forKey: call.runID) }
+        call.entry!.stats.inFlight.subtract(1, ordering: .relaxed)
+        user.stats.inFlight.subtract(1, ordering: .relaxed)
+        call.context.end()
+        callEndHooks.withLock { $0 }.forEach { $0(call) }
+    }
+
+    /// Breaker, stats: once per call, outside every lock.
+    func recordOutcome(_ call: AgentCall, _ outcome: Result<String, AgentRTError>, duration: Duration, abandoned: Bool) {
+        guard let entry = call.entry, call.parent == nil else { return }
+        entry.stats.record(outcome, duration: duration)
+        call.userState?.stats.record(outcome, duration: duration)
+        guard let b = call.breaker, let p = call.breakerPermit else { return }
+        let o: CircuitBreaker.Outcome
+        switch outcome {
+        case .success: o = .success
+        case .failure(let e):
+            switch e.code {
+            case .cancelled, .invalidContext, .overloaded, .notFound: o = .ignored
+            default: o = .failure
+            }
+        }
+        publish(b.record(p, outcome: o, duration: duration), userID: call.context.userID)
+    }
+
+    func noteAbandoned(_ call: AgentCall) {
+        call.entry?.stats.zombies.add(1, ordering: .relaxed)
+        call.userState?.stats.zombies.add(1, ordering: .relaxed)
+        log(level: 3, "abandoned \(call.describe()) run \(call.runID) of user \(call.context.userID); its thread and permit stay held until it returns")
+    }
+
+    func instanceSlot(_ user: UserState, _ entry: AgentEntry, sessionID: String) -> InstanceSlot {
+        let key = InstanceKey(agent: entry.descriptor.qualifiedName, sessionID: sessionID)
+        return user.lock.withLock {
+            if let s = user.instances[key] { return s }
+            let s = InstanceSlot(key: key, implementation: entry.implementation, userID: user.userID)
+            user.instances[key] = s
+            return s
+        }
+    }
+}
+
+/// Calls a completion closure when a detached call finishes.
+enum NotifyOnCompletion {
+    static func attach(_ call: AgentCall, _ completion: @escaping @Sendable (RunResult) -> Void) {
+        call.lock.withLock { call.completionHook = completion }
+    }
+}

@@ -1,0 +1,83 @@
+/// User sessions: list, reset, remove, idle expiry and emergency cleanup (GUARDS.md).
+extension Runtime {
+    /// A user with state in the runtime.
+    public struct UserSummary: Sendable, Equatable {
+        public let userID: String
+        public let sessions: [String]
+        public let inFlight: Int
+    }
+
+    /// Every user with state, sorted by id.
+    public func listUsers() -> [UserSummary] {
+        users.all.map { UserSummary(userID: $0.userID, sessions: $0.sessionIDs, inFlight: $0.inFlightCount) }
+            .sorted { $0.userID < $1.userID }
+    }
+
+    /// Closes the agent instances of one session of a user (the next call opens fresh ones).
+    /// Running calls keep their instance until they return; each instance is closed exactly once.
+    @discardableResult
+    public func resetSession(userID: String, sessionID: String) -> Int {
+        guard let user = users.existing(userID) else { return 0 }
+        let slots: [InstanceSlot] = user.lock.withLock {
+            let keys = user.instances.keys.filter { $0.sessionID == sessionID }
+            return keys.compactMap { user.instances.removeValue(forKey: $0) }
+        }
+        close(slots)
+        return slots.count
+    }
+
+    /// Removes a user: cancels its running calls and closes all its instances.
+    @discardableResult
+    public func removeUser(_ userID: String, reason: String = "the user's sessions were removed") -> Bool {
+        guard let user = users.remove(userID) else { return false }
+        cleanup(user, reason: reason)
+        return true
+    }
+
+    /// Removes users idle for at least `idle` (no call in flight, none started since).
+    @discardableResult
+    public func expireIdleUsers(idle: Duration, now: UInt64 = MonotonicTime.nanos()) -> [String] {
+        var expired: [String] = []
+        for u in users.all {
+            let idleEnough = u.lock.withLock { u.inFlight.isEmpty && now &- u.lastUsedNanos >= idle.nanoseconds }
+            if idleEnough, let removed = users.remove(u.userID) {
+                cleanup(removed, reason: "idle expiry")
+                expired.append(u.userID)
+            }
+        }
+        return expired
+    }
+
+    /// Emergency cleanup: every user removed, every running call cancelled, every instance closed
+    /// once (now, or by the call still using it when it returns).
+    @discardableResult
+    public func removeAllUsers(reason: String = "emergency cleanup") -> Int {
+        let all = users.all
+        for u in all {
+            if let removed = users.remove(u.userID) { cleanup(removed, reason: reason) }
+        }
+        return all.count
+    }
+
+    private func cleanup(_ user: UserState, reason: String) {
+        let (calls, slots): ([AgentCall], [InstanceSlot]) = user.lock.withLock {
+            let s = Array(user.instances.values)
+            user.instances.removeAll()
+            return (Array(user.inFlight.values), s)
+        }
+        for c in calls {
+            c.context.cancel(.shutdown(reason: reason))
+            watchdog.schedule(c, at: MonotonicTime.nanos() &+ c.graceNanos)
+        }
+        close(slots)
+    }
+
+    private func close(_ slots: [InstanceSlot]) {
+        for s in slots {
+            if let instance = s.markRemoved() { pool.submit(CloseInstanceItem(slot: s, instance: instance)) }
+        }
+    }
+
+    /// Number of users with state (for tests and memory checks).
+    public var userCount: Int { users.count }
+}

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Monotonic and wall-clock time helpers that avoid Foundation.
+public enum MonotonicTime {
+    /// Nanoseconds on `CLOCK_MONOTONIC`.
+    @inline(__always)
+    public static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// Milliseconds since the Unix epoch (`CLOCK_REALTIME`).
+    public static func wallMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec / 1_000_000)
+    }
+
+    /// RFC 3339 UTC with milliseconds, e.g. `2026-11-25T12:03:00.123Z`.
+    public static func rfc3339(millis: Int64) -> String {
+        var secs = time_t(millis / 1000)
+        var tmv = tm()
+        gmtime_r(&secs, &tmv)
+        let ms = Int(millis % 1000)
+        func pad(_ v: Int32, _ w: Int) -> String {
+            let s = String(v)
+            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
+        }
+        return "\(pad(tmv.tm_year + 1900, 4))-\(pad(tmv.tm_mon + 1, 2))-\(pad(tmv.tm_mday, 2))T"
+            + "\(pad(tmv.tm_hour, 2)):\(pad(tmv.tm_min, 2)):\(pad(tmv.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating.
+    public var nanoseconds: UInt64 {
+        let c = components
+        if c.seconds < 0 { return 0 }
+        let (s, o) = UInt64(c.seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        if o { return .max }
+        return s &+ UInt64(c.attoseconds / 1_000_000_000)
+    }
+    /// The duration in milliseconds (for JSON and events).
+    public var milliseconds: Int64 { Int64(clamping: nanoseconds / 1_000_000) }
+}

@@ -1,0 +1,189 @@
+/// A registered tool and its guard state.
+final class ToolEntry: @unchecked Sendable {
+    let descriptor: ToolDescriptor
+    let implementation: any ToolImplementation
+    let schema: JSONSchema?
+    let breaker: CircuitBreaker
+    let stats = CallStats()
+
+    init(descriptor: ToolDescriptor, implementation: any ToolImplementation, schema: JSONSchema?, breaker: CircuitBreaker) {
+        self.descriptor = descriptor
+        self.implementation = implementation
+        self.schema = schema
+        self.breaker = breaker
+    }
+}
+
+/// One registry of tools named `plugin.tool`: JSON tools and typed native tools from plugins, and
+/// tools the host registers. Every call runs in a child context of the calling agent's call (same
+/// user, own run id, inherited deadline), on the caller's thread, with its own timeout and breaker,
+/// arguments validated before any tool code runs, and a `tool_executing`/`tool_completed` pair.
+public final class ToolDispatcher: @unchecked Sendable {
+    unowned(unsafe) var runtime: Runtime!
+    private let lock = Lock()
+    private var tools: [String: ToolEntry] = [:]
+
+    init() {}
+
+    /// Registers a tool under `plugin.name`.
+    public func register(_ d: ToolDescriptor, implementation: any ToolImplementation) throws(AgentRTError) {
+        if let why = NameRules.checkToolName(d.qualifiedName, max: 128) {
+            throw AgentRTError(.internal, "tool name \"\(d.qualifiedName)\" \(why)")
+        }
+        let schema: JSONSchema?
+        do { schema = try JSONSchema(d.inputSchema) } catch {
+            throw AgentRTError(.internal, "tool \(d.qualifiedName) has an unusable input schema: \(error)")
+        }
+        let breaker = CircuitBreaker(key: "tool:\(d.qualifiedName)", config: runtime.configuration.breaker, clock: runtime.clock)
+        try lock.withLock { () throws(AgentRTError) in
+            if tools[d.qualifiedName] != nil { throw AgentRTError(.internal, "a tool named \(d.qualifiedName) is already registered") }
+            tools[d.qualifiedName] = ToolEntry(descriptor: d, implementation: implementation, schema: schema, breaker: breaker)
+        }
+    }
+
+    /// Every registered tool, sorted by name.
+    public var descriptors: [ToolDescriptor] {
+        lock.withLock { tools.values.map(\.descriptor) }.sorted { $0.qualifiedName < $1.qualifiedName }
+    }
+
+    /// The breaker of a tool (for operators and tests).
+    public func breaker(for qualifiedName: String) -> CircuitBreaker? { lock.withLock { tools[qualifiedName]?.breaker } }
+
+    func resolve(_ name: String, caller: AgentCall) -> ToolEntry? {
+        lock.withLock { tools[name] ?? tools["\(caller.plugin).\(name)"] }
+    }
+
+    /// Runs a tool for `caller`. Runtime failures are statuses (with an event pair); a tool's own
+    /// failure is `.ok` with `isError`.
+    func dispatch(from caller: AgentCall, name: String, argumentsJSON: String) -> (HostStatus, ToolCallResult?) {
+        let started = MonotonicTime.nanos()
+        let callID = RunID.next().replacingRunPrefix()
+        guard let entry = resolve(name, caller: caller) else {
+            let e = AgentRTError(.notFound, "no tool named \"\(name)\" (tools are named plugin.tool)")
+            announceFailure(caller, callID, name, argumentsJSON, e, started)
+            return (.notFound, nil)
+        }
+        let tool = entry.descriptor.qualifiedName
+        if caller.context.depth >= runtime.configuration.maxToolDepth {
+            let e = AgentRTError(.invalidContext, "tool calls nest deeper than \(runtime.configuration.maxToolDepth) levels")
+            announceFailure(caller, callID, tool, argumentsJSON, e, started)
+            return (.invalidContext, nil)
+        }
+        let args: JSONValue
+        do { args = try JSONValue.parse(argumentsJSON) } catch {
+            let e = AgentRTError(.badArguments, "arguments of \(tool) are not valid JSON: \(error)")
+            announceFailure(caller, callID, tool, "null", e, started)
+            return (.invalidJSON, nil)
+        }
+        if !entry.implementation.validatesOwnArguments, let schema = entry.schema {
+            let violations = schema.validate(args)
+            if !violations.isEmpty {
+                let e = AgentRTError(.badArguments, "arguments of \(tool) do not match its schema: "
+                                     + violations.map(\.description).joined(separator: "; "))
+                announceFailure(caller, callID, tool, argumentsJSON, e, started)
+                return (.badArguments, nil)
+            }
+        }
+        let (permit, retryAt, transitions) = entry.breaker.acquire()
+        runtime.publish(transitions, userID: caller.context.userID)
+        guard let permit else {
+            var e = AgentRTError(.circuitOpen, "the circuit breaker of tool \(tool) is \(entry.breaker.currentState.rawValue)")
+            if let retryAt, retryAt != .max { e.retryAtMillis = runtime.wallMillis(fromMonotonic: retryAt) }
+            announceFailure(caller, callID, tool, argumentsJSON, e, started)
+            return (.circuitOpen, nil)
+        }
+        let timeout = entry.descriptor.defaultTimeout ?? runtime.configuration.toolTimeout
+        let ctx: UserExecutionContext
+        do { ctx = try caller.context.child(runID: callID, timeout: timeout) } catch {
+            announceFailure(caller, callID, tool, argumentsJSON, error, started)
+            return (error.code.status, nil)
+        }
+        let call = AgentCall(runtime: runtime, context: ctx, plugin: entry.descriptor.plugin, name: entry.descriptor.name,
+                             parent: caller, stream: caller.stream, input: argumentsJSON, heartbeatTimeout: .zero,
+                             grace: runtime.configuration.grace)
+        let timeoutMs = Int64((ctx.remainingNanos(now: started) ?? 0) / 1_000_000)
+        let opened = caller.lock.withLock { () -> Bool in
+            if caller.terminal { return false }
+            caller.openTools.append((callID, tool))
+            var w = JSONObjectWriter()
+            w.string("tool_call_id", callID)
+            w.string("tool", tool)
+            w.raw("arguments", argumentsJSON)
+            w.int("timeout_ms", timeoutMs)
+            caller.publishLocked(.toolExecuting, w.finish())
+            return true
+        }
+        guard opened else {
+            runtime.counters.lateToolCalls.add(1, ordering: .relaxed)
+            ctx.end()
+            return (.staleHandle, nil)
+        }
+        if let t = call.firstWatchTime { runtime.watchdog.schedule(call, at: t) }
+        let output = entry.implementation.invoke(call, arguments: args, argumentsJSON: argumentsJSON)
+        runtime.watchdog.remove(call)
+        let elapsed = MonotonicTime.nanos() &- started
+        // A tool that outlived its deadline is a timeout, whatever it returned late.
+        let final: ToolOutput
+        if let cause = ctx.cancellationCause, !call.isRunning || cause == .deadline {
+            final = .failure(AgentRTError(cause.errorCode, "tool \(tool): \(cause.explanation)"))
+        } else {
+            final = output
+        }
+        call.complete(.success("null"), abandoned: false)
+        ctx.end()
+        runtime.callEndHooks.withLock { $0 }.forEach { $0(call) }
+        let breakerOutcome: CircuitBreaker.Outcome
+        let status: HostStatus
+        let result: ToolCallResult?
+        var error: AgentRTError? = nil
+        switch final {
+        case .result(let json):
+            breakerOutcome = .success; status = .ok; result = ToolCallResult(isError: false, content: json)
+        case .toolError(let text):
+            breakerOutcome = .failure; status = .ok
+            result = ToolCallResult(isError: true, content: Self.errorContent(text))
+        case .failure(let e):
+            breakerOutcome = e.code == .cancelled || e.code == .badArguments ? .ignored : .failure
+            status = e.code.status; result = nil; error = e
+        }
+        entry.stats.record(error.map { .failure($0) } ?? .success(""), duration: .nanoseconds(Int64(elapsed)))
+        runtime.publish(entry.breaker.record(permit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed))),
+                        userID: caller.context.userID)
+        caller.lock.withLock {
+            guard let i = caller.openTools.firstIndex(where: { $0.id == callID }) else { return }  // closed by terminal
+            caller.openTools.remove(at: i)
+            caller.publishLocked(.toolCompleted, AgentCall.toolCompletedData(
+                id: callID, tool: tool, isError: result?.isError ?? true, content: result?.content, error: error,
+                durationMs: Int64(elapsed / 1_000_000)))
+        }
+        return (status, result)
+    }
+
+    /// A tool's own error as JSON content (text becomes a JSON string).
+    static func errorContent(_ text: String) -> String {
+        if JSONValue.isValid(text) { return text }
+        var s = ""
+        JSONValue.appendQuoted(text, to: &s)
+        return s
+    }
+
+    private func announceFailure(_ caller: AgentCall, _ id: String, _ tool: String, _ args: String, _ e: AgentRTError,
+                                 _ started: UInt64) {
+        caller.lock.withLock {
+            if caller.terminal { return }
+            var w = JSONObjectWriter()
+            w.string("tool_call_id", id)
+            w.string("tool", tool)
+            w.raw("arguments", JSONValue.isValid(args) ? args : "null")
+            w.int("timeout_ms", 0)
+            caller.publishLocked(.toolExecuting, w.finish())
+            caller.publishLocked(.toolCompleted, AgentCall.toolCompletedData(
+                id: id, tool: tool, isError: true, content: nil, error: e,
+                durationMs: Int64((MonotonicTime.nanos() &- started) / 1_000_000)))
+        }
+    }
+}
+
+extension String {
+    func replacingRunPrefix() -> String { hasPrefix("run_") ? "tool_" + dropFirst(4) : self }
+}

@@ -1,0 +1,154 @@
+import AgentRTCore
+import CAgentRT
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `agentrt_host` table every plugin receives: one per process, filled with nonisolated
+/// global functions (a `@convention(c)` closure defined in main-actor code would trap when a
+/// plugin calls it from another thread). Each function resolves its call handle through
+/// `HandleTable`; misuse yields a status, never a trap.
+enum HostTable {
+    nonisolated(unsafe) static let pointer: UnsafePointer<agentrt_host> = {
+        let p = UnsafeMutablePointer<agentrt_host>.allocate(capacity: 1)
+        p.initialize(to: agentrt_host(
+            struct_size: UInt32(MemoryLayout<agentrt_host>.size),
+            abi_major: UInt16(AGENTRT_ABI_MAJOR), abi_minor: UInt16(AGENTRT_ABI_MINOR),
+            user_id: hostUserID, session_id: hostSessionID, run_id: hostRunID, metadata: hostMetadata,
+            is_cancelled: hostIsCancelled, remaining_ms: hostRemainingMs, heartbeat: hostHeartbeat,
+            emit: hostEmit, call_tool: hostCallTool, set_result: hostSetResult, set_error: hostSetError,
+            log: hostLog))
+        return UnsafePointer(p)
+    }()
+
+    /// The handle value a plugin receives for `token`.
+    static func handle(_ token: UInt64) -> OpaquePointer? { OpaquePointer(bitPattern: UInt(token)) }
+}
+
+@inline(__always)
+private func resolve(_ handle: OpaquePointer?) -> Result<AgentCall, HostFailure> {
+    guard let handle else { return .failure(HostFailure(status: .invalidArgument)) }
+    switch HandleTable.shared.lookup(UInt64(UInt(bitPattern: handle))) {
+    case .live(let c): return .success(c)
+    case .stale: return .failure(HostFailure(status: .staleHandle))
+    case .invalid: return .failure(HostFailure(status: .invalidHandle))
+    }
+}
+
+private struct HostFailure: Error { let status: HostStatus }
+
+@inline(__always)
+private func withCall(_ handle: OpaquePointer?, _ body: (AgentCall) -> HostStatus) -> agentrt_status {
+    switch resolve(handle) {
+    case .success(let c): return body(c).rawValue
+    case .failure(let f): return f.status.rawValue
+    }
+}
+
+/// Borrowed bytes of a view, or nil when the view is malformed (NULL with a length, absurd length).
+@inline(__always)
+private func bytes(_ s: agentrt_str) -> UnsafeRawBufferPointer? {
+    if s.len == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
+    guard let p = s.ptr, s.len <= Int.max / 2 else { return nil }
+    return UnsafeRawBufferPointer(start: p, count: s.len)
+}
+
+private func text(_ s: agentrt_str) -> String? {
+    guard let b = bytes(s) else { return nil }
+    return String(validating: b, as: UTF8.self)
+}
+
+private func put(_ view: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<agentrt_str>?) -> HostStatus {
+    guard let out else { return .invalidArgument }
+    out.pointee = agentrt_str(ptr: view.baseAddress?.assumingMemoryBound(to: CChar.self), len: view.count)
+    return .ok
+}
+
+private func hostUserID(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
+    withCall(h) { c in put(c.cachedView("user") { c.context.userID }, out) }
+}
+
+private func hostSessionID(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
+    withCall(h) { c in put(c.cachedView("session") { c.context.sessionID }, out) }
+}
+
+private func hostRunID(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
+    withCall(h) { c in put(c.cachedView("run") { c.context.runID }, out) }
+}
+
+private func hostMetadata(_ h: OpaquePointer?, _ key: agentrt_str, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
+    withCall(h) { c in
+        guard let k = text(key) else { return .invalidArgument }
+        guard let v = c.context.metadata[k] else { return .notFound }
+        return put(c.cachedView("meta:" + k) { v }, out)
+    }
+}
+
+private func hostIsCancelled(_ h: OpaquePointer?) -> agentrt_status {
+    withCall(h) { $0.checkCancelled() }
+}
+
+private func hostRemainingMs(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<Int64>?) -> agentrt_status {
+    withCall(h) { c in
+        guard let out else { return .invalidArgument }
+        out.pointee = c.context.remainingNanos().map { Int64($0 / 1_000_000) } ?? Int64.max
+        return c.isRunning ? .ok : .staleHandle
+    }
+}
+
+private func hostHeartbeat(_ h: OpaquePointer?, _ details: agentrt_str) -> agentrt_status {
+    withCall(h) { c in
+        guard let d = text(details) else { return .invalidArgument }
+        return c.heartbeat(details: d)
+    }
+}
+
+private func hostEmit(_ h: OpaquePointer?, _ type: agentrt_str, _ data: agentrt_str) -> agentrt_status {
+    withCall(h) { c in
+        guard let t = text(type), let d = bytes(data) else { return .invalidArgument }
+        return c.emit(type: t, dataJSON: d)
+    }
+}
+
+private func hostCallTool(_ h: OpaquePointer?, _ name: agentrt_str, _ args: agentrt_str,
+                          _ out: UnsafeMutablePointer<agentrt_tool_result>?) -> agentrt_status {
+    withCall(h) { c in
+        guard let out, out.pointee.struct_size >= UInt32(MemoryLayout<agentrt_tool_result>.size) else { return .invalidArgument }
+        guard let n = text(name) else { return .invalidArgument }
+        guard let a = text(args) else { return .invalidJSON }
+        let (status, result) = c.callTool(n, argumentsJSON: a.isEmpty ? "{}" : a)
+        guard let result else { return status }
+        let view = c.retain(result.content)
+        out.pointee.is_error = result.isError ? 1 : 0
+        out.pointee.content = agentrt_str(ptr: view.baseAddress?.assumingMemoryBound(to: CChar.self), len: view.count)
+        return status
+    }
+}
+
+private func hostSetResult(_ h: OpaquePointer?, _ json: agentrt_str) -> agentrt_status {
+    withCall(h) { c in
+        guard let b = bytes(json) else { return .invalidArgument }
+        return c.setResult(b)
+    }
+}
+
+private func hostSetError(_ h: OpaquePointer?, _ message: agentrt_str) -> agentrt_status {
+    withCall(h) { c in
+        guard let b = bytes(message) else { return .invalidArgument }
+        return c.setError(String(decoding: b, as: UTF8.self))
+    }
+}
+
+private func hostLog(_ h: OpaquePointer?, _ level: Int32, _ message: agentrt_str) -> agentrt_status {
+    guard let b = bytes(message) else { return HostStatus.invalidArgument.rawValue }
+    let m = String(decoding: b, as: UTF8.self)
+    if h == nil {
+        guard (0...4).contains(level) else { return HostStatus.invalidArgument.rawValue }
+        if level >= 3 {
+            var line = "agentrt plugin: \(m)\n"
+            line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        }
+        return HostStatus.ok.rawValue
+    }
+    return withCall(h) { $0.log(level: level, m) }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import AgentRTCore
+import AgentRTNative
+
+struct ToolsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tools", abstract: "List the tools of plugins with their JSON Schemas.")
+
+    @Argument(help: "Plugin shared libraries (.so).")
+    var plugins: [String]
+
+    @Flag(help: "Print JSON (MCP-style tool descriptions).")
+    var json = false
+
+    func run() throws {
+        let runtime = Runtime()
+        for path in plugins {
+            do { try runtime.load(path: path) } catch {
+                printError("agentrt: cannot load \(path): [\(error.code.rawValue)] \(error.message)")
+                throw ExitCode(CLIExit.loadFailed)
+            }
+        }
+        let tools = runtime.tools.descriptors
+        if json {
+            print(JSONValue.object(JSONObject([("tools", .array(tools.map(Descriptions.json)))])).prettyPrinted())
+        } else {
+            if tools.isEmpty { print("(no tools)") }
+            for t in tools { print(Descriptions.text(t, indent: ""), terminator: "") }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/* Bad plugin: built for plugin ABI 2.0 (magic written by hand), otherwise valid.
+ * Expected refusal: abi_major_mismatch, naming 2.0 and 1.x. The entry must never be called. */
+#include <agentrt/plugin.h>
+
+AGENTRT_EXPORT const agentrt_magic agentrt_plugin_magic = {sizeof(agentrt_magic), AGENTRT_MAGIC_TAG, 2, 0, sizeof(void*), 0};
+
+static agentrt_status run(void *instance, agentrt_call *call, agentrt_str input) {
+    (void)instance; (void)call; (void)input;
+    return AGENTRT_OK;
+}
+
+static const agentrt_agent agents[] = {
+    {sizeof(agentrt_agent), 0, AGENTRT_STR("echo"), AGENTRT_STR(""), AGENTRT_STR(""), 0, 0, run, NULL, NULL},
+};
+
+static const agentrt_plugin plugin = {
+    sizeof(agentrt_plugin), 0, AGENTRT_STR("other_major"), AGENTRT_STR("1.0.0"), AGENTRT_STR(""),
+    agents, 1, 0, NULL, NULL, NULL,
+};
+
+AGENTRT_EXPORT const agentrt_plugin *agentrt_plugin_entry(const agentrt_host *host);
+const agentrt_plugin *agentrt_plugin_entry(const agentrt_host *host) {
+    (void)host;
+    return &plugin;
+}

@@ -1,0 +1,1 @@
+// Swift planner plugin (written below).
