@@ -26,7 +26,9 @@ let package = Package(
                        providers: [.apt(["libffi-dev"])]),
         .target(name: "AgentRTCore", swiftSettings: strict),
         .target(name: "AgentRTNative", dependencies: ["AgentRTCore", "CAgentRT", "CFFI"], swiftSettings: strict),
-        .target(name: "AgentRTSDK", dependencies: ["CAgentRT"], swiftSettings: strict),
+        // Exports agentrt_plugin_magic from every Swift plugin (Swift cannot name a data symbol).
+        .target(name: "CAgentRTPluginMagic", dependencies: ["CAgentRT"]),
+        .target(name: "AgentRTSDK", dependencies: ["CAgentRT", "CAgentRTPluginMagic"], swiftSettings: strict),
         .target(name: "AgentRT", dependencies: ["AgentRTCore", "AgentRTNative", "CAgentRT"], swiftSettings: strict),
         .executableTarget(
             name: "agentrt",
@@ -40,7 +42,7 @@ let package = Package(
         .testTarget(name: "AgentRTCoreTests", dependencies: ["AgentRTCore"], swiftSettings: strict),
         .testTarget(
             name: "AgentRTNativeTests",
-            dependencies: ["AgentRTNative", "AgentRTCore", "CAgentRT", "agentrt", "SwiftPlannerPlugin"],
+            dependencies: ["AgentRTNative", "AgentRTCore", "CAgentRT", "agentrt"],
             exclude: ["Fixtures"],
             swiftSettings: strict),
     ]

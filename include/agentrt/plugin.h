@@ -7,7 +7,7 @@
  *                          BEFORE it calls any plugin function;
  *   agentrt_plugin_entry   a function returning the plugin's descriptor.
  *
- * AGENTRT_DEFINE_PLUGIN(entry_fn) defines both. Build with the system compiler alone:
+ * AGENTRT_DEFINE_PLUGIN(entry_fn); defines both. Build with the system compiler alone:
  *
  *   cc -std=c99 -shared -fPIC -fvisibility=hidden -I include my_agent.c -o libmy_agent.so
  *
@@ -346,7 +346,8 @@ typedef const agentrt_plugin *(*agentrt_plugin_entry_fn)(const agentrt_host *hos
 #define AGENTRT_MAGIC_SYMBOL "agentrt_plugin_magic"
 #define AGENTRT_ENTRY_SYMBOL "agentrt_plugin_entry"
 
-/* Defines agentrt_plugin_magic and agentrt_plugin_entry (forwarding to entry_fn). */
+/* Defines agentrt_plugin_magic and agentrt_plugin_entry (forwarding to entry_fn). Use it at file
+ * scope followed by a semicolon: AGENTRT_DEFINE_PLUGIN(my_entry); */
 #ifdef __cplusplus
 #define AGENTRT_EXTERN_C extern "C"
 #define AGENTRT_EXTERN_DECL extern "C"
@@ -358,7 +359,8 @@ typedef const agentrt_plugin *(*agentrt_plugin_entry_fn)(const agentrt_host *hos
     AGENTRT_EXTERN_DECL AGENTRT_EXPORT const agentrt_magic agentrt_plugin_magic;                  \
     AGENTRT_EXTERN_C AGENTRT_EXPORT const agentrt_magic agentrt_plugin_magic = AGENTRT_MAGIC_INIT; \
     AGENTRT_EXTERN_C AGENTRT_EXPORT const agentrt_plugin *agentrt_plugin_entry(const agentrt_host *host); \
-    AGENTRT_EXTERN_C const agentrt_plugin *agentrt_plugin_entry(const agentrt_host *host) { return entry_fn(host); }
+    AGENTRT_EXTERN_C const agentrt_plugin *agentrt_plugin_entry(const agentrt_host *host) { return entry_fn(host); } \
+    AGENTRT_EXTERN_DECL const agentrt_magic agentrt_plugin_magic
 
 #ifdef __cplusplus
 } /* extern "C" */

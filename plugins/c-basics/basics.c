@@ -1,5 +1,5 @@
 /*
- * basics — a small C plugin: two agents and two typed native tools.
+ * basics — a small C plugin: three agents and two typed native tools.
  *
  *   cc -std=c99 -shared -fPIC -fvisibility=hidden -I include plugins/c-basics/basics.c -o libbasics.so
  *
@@ -36,6 +36,23 @@ static agentrt_status greet_run(void *instance, agentrt_call *call, agentrt_str 
     return host->set_result(call, agentrt_cstr(out));
 }
 
+/* delegate: hands its input to the host's tool `host.multiply` (registered by an embedding
+   host through agentrt_register_native_tool) and answers with the product. */
+static agentrt_status delegate_run(void *instance, agentrt_call *call, agentrt_str input) {
+    agentrt_tool_result r = {sizeof(agentrt_tool_result), 0, {NULL, 0}};
+    char out[128];
+    agentrt_status st;
+    (void)instance;
+    st = host->call_tool(call, agentrt_cstr("host.multiply"), input, &r);
+    if (st != AGENTRT_OK || r.is_error) {
+        snprintf(out, sizeof out, "host.multiply failed: %s", agentrt_status_name(st));
+        host->set_error(call, agentrt_cstr(out));
+        return AGENTRT_ERR_AGENT_ERROR;
+    }
+    snprintf(out, sizeof out, "{\"product\":%.*s}", (int)r.content.len, r.content.ptr);
+    return host->set_result(call, agentrt_cstr(out));
+}
+
 /* Typed native tools: plain C functions, called by the runtime through libffi. */
 static int64_t add(int64_t a, int64_t b) { return a + b; }
 static double scale(double x, double factor) { return x * factor; }
@@ -45,6 +62,9 @@ static const agentrt_agent agents[] = {
      AGENTRT_STR("Returns its input unchanged."), AGENTRT_STR(""), 0, 0, echo_run, NULL, NULL},
     {sizeof(agentrt_agent), AGENTRT_AGENT_THREAD_SAFE, AGENTRT_STR("greet"),
      AGENTRT_STR("Greets the calling user."), AGENTRT_STR("{\"type\":\"object\"}"), 5000, 0, greet_run, NULL, NULL},
+    {sizeof(agentrt_agent), AGENTRT_AGENT_THREAD_SAFE, AGENTRT_STR("delegate"),
+     AGENTRT_STR("Calls the embedding host's tool host.multiply with its input {a, b}."),
+     AGENTRT_STR(""), 0, 0, delegate_run, NULL, NULL},
 };
 
 static const agentrt_tool tools[] = {
@@ -57,7 +77,7 @@ static const agentrt_tool tools[] = {
 static const agentrt_plugin plugin = {
     sizeof(agentrt_plugin), 0, AGENTRT_STR("basics"), AGENTRT_STR("1.0.0"),
     AGENTRT_STR("Echo and greeting agents, and typed arithmetic tools."),
-    agents, 2, 2, tools, NULL, NULL,
+    agents, 3, 2, tools, NULL, NULL,
 };
 
 static const agentrt_plugin *entry(const agentrt_host *h) {
@@ -65,4 +85,4 @@ static const agentrt_plugin *entry(const agentrt_host *h) {
     return &plugin;
 }
 
-AGENTRT_DEFINE_PLUGIN(entry)
+AGENTRT_DEFINE_PLUGIN(entry);

@@ -1,5 +1,5 @@
-import AgentRTCore
-import CAgentRT
+public import AgentRTCore
+public import CAgentRT
 
 /// Runs a C agent: issues a call handle, calls the run function on the worker thread, retires
 /// the handle when the function returns (also when the call was abandoned long before).
@@ -48,8 +48,9 @@ struct NativeAgentImplementation: AgentImplementation {
 }
 
 /// Runs a C JSON tool with its own call handle.
-struct NativeJSONTool: ToolImplementation {
-    let plugin: NativePlugin
+struct NativeJSONTool: ToolImplementation, @unchecked Sendable {
+    let owner: String
+    let state: UnsafeMutableRawPointer?
     let function: agentrt_tool_fn
 
     func invoke(_ call: AgentCall, arguments: JSONValue, argumentsJSON: String) -> ToolOutput {
@@ -57,11 +58,11 @@ struct NativeJSONTool: ToolImplementation {
         call.hostToken.store(token, ordering: .releasing)
         defer { HandleTable.shared.retire(token) }
         var a = argumentsJSON
-        let status = a.withUTF8 { function(plugin.state, HostTable.handle(token), view($0)) }
+        let status = a.withUTF8 { function(state, HostTable.handle(token), view($0)) }
         let (result, refusal, message) = call.resultState
         if status == 0 {
             if let result { return .result(result) }
-            if let refusal { return .failure(AgentRTError(.invalidOutput, "tool \(plugin.name): \(refusal)")) }
+            if let refusal { return .failure(AgentRTError(.invalidOutput, "tool \(owner).\(call.name): \(refusal)")) }
             return .result("null")
         }
         return .toolError(message ?? "the tool returned \(HostStatus(rawValue: status)?.name ?? String(status))")
@@ -102,7 +103,7 @@ extension Runtime {
             if let typed = t.typed {
                 try tools.register(t.descriptor, implementation: NativeTypedTool(tool: typed))
             } else if let fn = t.jsonFunction {
-                try tools.register(t.descriptor, implementation: NativeJSONTool(plugin: plugin, function: fn))
+                try tools.register(t.descriptor, implementation: NativeJSONTool(owner: plugin.name, state: plugin.state, function: fn))
             }
         }
     }
@@ -115,5 +116,43 @@ extension Runtime {
             throw PluginLoadError(.invalidDescriptor, path: path, error.message)
         }
         return plugin
+    }
+}
+
+/// The process's host table, for embedding hosts whose tools use the same services as plugins.
+public enum NativeHost {
+    public static var hostTable: UnsafePointer<agentrt_host> { HostTable.pointer }
+}
+
+extension Runtime {
+    /// Registers `host.<name>`: a C function described by a prototype, called through libffi.
+    /// With `userData`, the function takes it as an extra first `void *` parameter.
+    public func registerHostNativeTool(name: String, description: String, prototype: String,
+                                       function: UnsafeRawPointer, userData: UnsafeMutableRawPointer?) throws(AgentRTError) {
+        let proto: CPrototype
+        let typed: TypedTool
+        do {
+            proto = try CPrototype.parse(prototype)
+            typed = try TypedTool(prototype: proto, function: function, boundPointer: userData)
+        } catch {
+            throw AgentRTError(.badArguments, "unsupported prototype for host tool \(name): \(error)")
+        }
+        let d = ToolDescriptor(plugin: "host", name: name, description: description, inputSchema: proto.inputSchema,
+                               outputSchema: proto.outputSchema, kind: .native(prototype: prototype))
+        try tools.register(d, implementation: NativeTypedTool(tool: typed))
+    }
+
+    /// Registers `host.<name>`: a JSON tool implemented by a C callback with the plugin JSON-tool
+    /// signature; `userData` is its first argument.
+    public func registerHostJSONTool(name: String, description: String, inputSchema: String?,
+                                     function: agentrt_tool_fn, userData: UnsafeMutableRawPointer?) throws(AgentRTError) {
+        var schema: JSONValue = .object(JSONObject([("type", .string("object"))]))
+        if let inputSchema, !inputSchema.isEmpty {
+            do { schema = try JSONValue.parse(inputSchema) } catch {
+                throw AgentRTError(.badArguments, "input schema of host tool \(name) is not valid JSON: \(error)")
+            }
+        }
+        let d = ToolDescriptor(plugin: "host", name: name, description: description, inputSchema: schema, kind: .host)
+        try tools.register(d, implementation: NativeJSONTool(owner: "host", state: userData, function: function))
     }
 }

@@ -23,7 +23,7 @@ struct DescriptorReader {
 
     mutating func read(_ raw: UnsafeRawPointer) throws(PluginLoadError) -> Parsed {
         let size = raw.load(as: UInt32.self)
-        let expected = MemoryLayout<agentrt_plugin>.size
+        let expected = MemoryLayout<agentrt_plugin>.stride
         guard Int(size) == expected else {
             throw fail("agentrt_plugin.struct_size is \(size), expected \(expected) for plugin ABI 1.0 (set it to sizeof(agentrt_plugin))")
         }
@@ -37,7 +37,7 @@ struct DescriptorReader {
         out.onShutdown = d.on_shutdown
 
         try forEach(d.agents.map(UnsafeRawPointer.init), count: d.agent_count, what: "agent",
-                    structName: "agentrt_agent", expected: MemoryLayout<agentrt_agent>.size) { (i, p) throws(PluginLoadError) in
+                    structName: "agentrt_agent", expected: MemoryLayout<agentrt_agent>.stride) { (i, p) throws(PluginLoadError) in
             out.agents.append(try agent(p.load(as: agentrt_agent.self), index: i, plugin: out.name))
         }
         var seen = Set<String>()
@@ -45,7 +45,7 @@ struct DescriptorReader {
             throw fail("two agents are named \"\(a.descriptor.name)\"; agent names must be unique")
         }
         try forEach(d.tools.map(UnsafeRawPointer.init), count: d.tool_count, what: "tool",
-                    structName: "agentrt_tool", expected: MemoryLayout<agentrt_tool>.size) { (i, p) throws(PluginLoadError) in
+                    structName: "agentrt_tool", expected: MemoryLayout<agentrt_tool>.stride) { (i, p) throws(PluginLoadError) in
             out.tools.append(try tool(p.load(as: agentrt_tool.self), index: i, plugin: out.name))
         }
         seen.removeAll()
@@ -55,14 +55,17 @@ struct DescriptorReader {
         return out
     }
 
-    /// Walks an array of size-prefixed structs with the stride of its first element.
+    /// Walks an array of size-prefixed structs with the stride of its first element. ABI 1.0 is
+    /// the first version, so every struct must be exactly its 1.0 size (C's sizeof); a later
+    /// minor reading an older plugin will accept the smaller sizes of the minors before it.
     func forEach(_ base: UnsafeRawPointer?, count: UInt32, what: String, structName: String, expected: Int,
                  _ body: (Int, UnsafeRawPointer) throws(PluginLoadError) -> Void) throws(PluginLoadError) {
         if count == 0 { return }
         guard let base else { throw fail("\(what)_count is \(count) but the \(what)s array is NULL") }
         guard count <= Self.maxItems else { throw fail("\(what)_count is \(count), more than the limit of \(Self.maxItems)") }
+        let stride = Int(base.load(as: UInt32.self))
         for i in 0..<Int(count) {
-            let p = base + i * expected
+            let p = base + i * (stride == expected ? stride : expected)
             let size = p.load(as: UInt32.self)
             guard Int(size) == expected else {
                 if i > 0 && size == 0 {

@@ -72,7 +72,11 @@ public final class PluginLoader: @unchecked Sendable {
     static func open(path: String, fileID: FileID, config: String,
                      loadedFrom: (String) -> String?) throws(PluginLoadError) -> NativePlugin {
         try checkELF(path)
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+        // glibc's dlopen matches an already-open library by its path string before it looks at
+        // the file, so a plugin rebuilt in place (same path, new inode) would get the old
+        // mapping. Opening through a private link named after the file's identity avoids that.
+        let openPath = identityLink(for: path, fileID: fileID) ?? path
+        guard let handle = dlopen(openPath, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
             throw PluginLoadError(.notLoadable, path: path, "the dynamic linker refused it: \(reason)")
         }
@@ -119,6 +123,21 @@ public final class PluginLoader: @unchecked Sendable {
                             abiMajor: magic.abi_major, abiMinor: magic.abi_minor,
                             agents: parsed.agents, tools: parsed.tools, state: stateForAgents,
                             shutdown: parsed.onShutdown, fileID: fileID)
+    }
+
+    /// A private directory of links named `<device>-<inode>.so`, created once per process.
+    nonisolated(unsafe) private static var linkDirectory: String? = {
+        var template = Array("/tmp/agentrt-plugins-XXXXXX".utf8CString)
+        guard let dir = mkdtemp(&template) else { return nil }
+        return String(cString: dir)
+    }()
+
+    static func identityLink(for path: String, fileID: FileID) -> String? {
+        guard let dir = linkDirectory, let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        let link = "\(dir)/\(fileID.device)-\(fileID.inode).so"
+        if symlink(real, link) != 0 && errno != EEXIST { return nil }
+        return link
     }
 
     static func checkMagic(_ p: UnsafeRawPointer, path: String) throws(PluginLoadError) {

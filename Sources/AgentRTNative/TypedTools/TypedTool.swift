@@ -53,21 +53,28 @@ public final class TypedTool: @unchecked Sendable {
     // ffi_cif points into this array, so it lives as long as the cif.
     private let argumentTypes: UnsafeMutablePointer<UnsafeMutablePointer<ffi_type>?>
 
-    /// Prepares calls to `function`, which must really have the C signature `prototype` describes.
-    public init(prototype: CPrototype, function: UnsafeRawPointer) throws(CPrototypeError) {
+    /// A pointer passed as an extra first `void *` argument (host tools' user data), if any.
+    private let boundPointer: UnsafeMutableRawPointer?
+
+    /// Prepares calls to `function`, which must really have the C signature `prototype` describes
+    /// (with an extra leading `void *` parameter receiving `boundPointer` when one is given).
+    public init(prototype: CPrototype, function: UnsafeRawPointer,
+                boundPointer: UnsafeMutableRawPointer? = nil) throws(CPrototypeError) {
         let count = prototype.parameters.count
         guard count <= CPrototype.maximumParameterCount else {
             throw CPrototypeError(
                 message: "too many parameters (\(count), at most \(CPrototype.maximumParameterCount)) in "
                     + "\"\(prototype)\"", token: prototype.parameters[CPrototype.maximumParameterCount].name)
         }
-        let types = UnsafeMutablePointer<UnsafeMutablePointer<ffi_type>?>.allocate(capacity: max(count, 1))
+        let bound = boundPointer != nil ? 1 : 0
+        let types = UnsafeMutablePointer<UnsafeMutablePointer<ffi_type>?>.allocate(capacity: max(count + bound, 1))
+        if bound == 1 { types[0] = agentrt_ffi_type_pointer() }
         for (index, parameter) in prototype.parameters.enumerated() {
-            types[index] = parameter.type.ffiType
+            types[index + bound] = parameter.type.ffiType
         }
         let cif = UnsafeMutablePointer<ffi_cif>.allocate(capacity: 1)
         cif.initialize(to: ffi_cif())
-        let status = ffi_prep_cif(cif, agentrt_ffi_default_abi(), UInt32(count), prototype.returnType.ffiType, types)
+        let status = ffi_prep_cif(cif, agentrt_ffi_default_abi(), UInt32(count + bound), prototype.returnType.ffiType, types)
         guard status == FFI_OK else {
             cif.deinitialize(count: 1)
             cif.deallocate()
@@ -80,6 +87,7 @@ public final class TypedTool: @unchecked Sendable {
         self.function = unsafeBitCast(function, to: (@convention(c) () -> Void).self)
         self.cif = cif
         self.argumentTypes = types
+        self.boundPointer = boundPointer
     }
 
     deinit {
@@ -127,11 +135,19 @@ public final class TypedTool: @unchecked Sendable {
             // 16 argument slots of 8 bytes, then a 16-byte return buffer (>= sizeof(ffi_arg)).
             withUnsafeTemporaryAllocation(byteCount: 8 * 16 + 16, alignment: 16) { scratch in
                 withUnsafeTemporaryAllocation(
-                    of: UnsafeMutableRawPointer?.self, capacity: max(parameters.count, 1)
+                    of: UnsafeMutableRawPointer?.self, capacity: parameters.count + 1
                 ) { pointers -> Result<JSONValue, TypedToolCallError> in
                     let values = scratch.baseAddress!
                     let returnValue = values + 8 * 16
                     returnValue.storeBytes(of: 0, as: UInt64.self)
+                    // With bound user data, argument 0 is that pointer; it lives in the return
+                    // buffer's second half until the call has read it.
+                    let shift = boundPointer != nil ? 1 : 0
+                    if let boundPointer {
+                        let slot = returnValue + 8
+                        slot.storeBytes(of: boundPointer, as: UnsafeMutableRawPointer.self)
+                        pointers[0] = slot
+                    }
                     for index in parameters.indices {
                         let slot = values + 8 * index
                         let bits = args.slots[index]
@@ -146,7 +162,7 @@ public final class TypedTool: @unchecked Sendable {
                             default: slot.storeBytes(of: bits, as: UInt64.self)
                             }
                         }
-                        pointers[index] = slot
+                        pointers[index + shift] = slot
                     }
                     ffi_call(cif, function, returnValue, pointers.baseAddress)
                     // Decoded in here: a returned string may point into `strings`.

@@ -31,4 +31,4 @@ static const agentrt_plugin *entry(const agentrt_host *host) {
     return &plugin;
 }
 
-AGENTRT_DEFINE_PLUGIN(entry)
+AGENTRT_DEFINE_PLUGIN(entry);

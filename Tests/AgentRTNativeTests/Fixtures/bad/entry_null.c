@@ -7,4 +7,4 @@ static const agentrt_plugin *entry(const agentrt_host *host) {
     return NULL;
 }
 
-AGENTRT_DEFINE_PLUGIN(entry)
+AGENTRT_DEFINE_PLUGIN(entry);

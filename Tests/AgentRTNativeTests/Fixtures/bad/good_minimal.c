@@ -31,7 +31,6 @@ static const agentrt_plugin *entry(const agentrt_host *h) {
     return &plugin;
 }
 
-AGENTRT_DEFINE_PLUGIN(entry)
-
+AGENTRT_DEFINE_PLUGIN(entry);
 AGENTRT_EXPORT int minimal_entry_count(void);
 int minimal_entry_count(void) { return entry_calls; }

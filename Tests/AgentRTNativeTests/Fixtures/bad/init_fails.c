@@ -30,4 +30,4 @@ static const agentrt_plugin *entry(const agentrt_host *host) {
     return &plugin;
 }
 
-AGENTRT_DEFINE_PLUGIN(entry)
+AGENTRT_DEFINE_PLUGIN(entry);

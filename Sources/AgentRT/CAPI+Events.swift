@@ -1,0 +1,52 @@
+import AgentRTCore
+import CAgentRT
+
+private struct CEventSink: @unchecked Sendable {
+    let callback: agentrt_event_callback
+    let userData: UnsafeMutableRawPointer?
+}
+
+@_cdecl("agentrt_subscribe")
+public func agentrt_subscribe(_ rt: OpaquePointer?, _ user: UnsafePointer<CChar>?, _ afterSeq: Int64,
+                              _ callback: agentrt_event_callback?, _ userData: UnsafeMutableRawPointer?,
+                              _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    withRuntime(rt) { e in
+        guard let callback, let out, let u = swiftString(user) else { return .invalidArgument }
+        if let problem = ContextValidation.problem(with: u, field: "user_id") {
+            _ = problem
+            return .invalidContext
+        }
+        let sink = CEventSink(callback: callback, userData: userData)
+        let sub = e.runtime.events.subscribe(userID: u, afterSeq: afterSeq < 0 ? nil : UInt64(afterSeq)) { event in
+            var json = event.json
+            json.withUTF8 { b in
+                b.withMemoryRebound(to: CChar.self) { c in
+                    // The JSON has no NUL inside (control characters are escaped), so a
+                    // NUL-terminated copy is exact.
+                    let copy = UnsafeMutablePointer<CChar>.allocate(capacity: c.count + 1)
+                    copy.initialize(from: c.baseAddress!, count: c.count)
+                    copy[c.count] = 0
+                    sink.callback(sink.userData, copy, c.count)
+                    copy.deallocate()
+                }
+            }
+        }
+        let id = e.lock.withLock { () -> UInt64 in
+            let id = e.nextSubscription
+            e.nextSubscription += 1
+            e.subscriptions[id] = sub
+            return id
+        }
+        out.pointee = id
+        return .ok
+    }
+}
+
+@_cdecl("agentrt_unsubscribe")
+public func agentrt_unsubscribe(_ rt: OpaquePointer?, _ id: UInt64) -> Int32 {
+    withRuntime(rt) { e in
+        guard let sub = e.lock.withLock({ e.subscriptions.removeValue(forKey: id) }) else { return .notFound }
+        sub.cancel()
+        return .ok
+    }
+}

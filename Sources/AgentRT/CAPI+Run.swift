@@ -1,0 +1,114 @@
+import AgentRTCore
+import CAgentRT
+
+/// Builds a RunRequest from C arguments, or the misuse status and message.
+private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CChar>?, _ user: UnsafePointer<CChar>?,
+                     _ input: UnsafePointer<CChar>?, _ options: UnsafePointer<agentrt_run_options>?)
+    -> Result<RunRequest, AgentRTError> {
+    guard let p = swiftString(plugin), let a = swiftString(agent) else {
+        return .failure(AgentRTError(.notFound, "plugin and agent must be non-NULL UTF-8 strings"))
+    }
+    guard let u = swiftString(user) else { return .failure(AgentRTError(.invalidContext, "user_id is NULL or not UTF-8")) }
+    let i = input == nil ? "{}" : (swiftString(input) ?? "")
+    guard JSONValue.isValid(i) else { return .failure(AgentRTError(.badArguments, "input_json is not valid JSON")) }
+    var r = RunRequest(plugin: p, agent: a, userID: u, input: i)
+    if let options {
+        guard Int(options.pointee.struct_size) >= MemoryLayout<agentrt_run_options>.size else {
+            return .failure(AgentRTError(.badArguments, "agentrt_run_options.struct_size is too small"))
+        }
+        let o = options.pointee
+        if o.timeout_ms > 0 { r.timeout = .milliseconds(Int64(o.timeout_ms)) }
+        if o.heartbeat_timeout_ms > 0 { r.heartbeatTimeout = .milliseconds(Int64(o.heartbeat_timeout_ms)) }
+        if let s = o.session_id {
+            guard let sid = swiftString(s) else { return .failure(AgentRTError(.invalidContext, "session_id is not UTF-8")) }
+            r.sessionID = sid
+        }
+        if let m = o.metadata_json {
+            guard let text = swiftString(m), case .object(let obj)? = try? JSONValue.parse(text) else {
+                return .failure(AgentRTError(.badArguments, "metadata_json must be a JSON object of strings"))
+            }
+            for (k, v) in obj {
+                guard case .string(let s) = v else {
+                    return .failure(AgentRTError(.badArguments, "metadata_json value of \"\(k)\" is not a string"))
+                }
+                r.metadata[k] = s
+            }
+        }
+    }
+    return .success(r)
+}
+
+private func misuseStatus(_ e: AgentRTError) -> HostStatus {
+    e.code == .badArguments ? .invalidArgument : e.code.status
+}
+
+@_cdecl("agentrt_run")
+public func agentrt_run(_ rt: OpaquePointer?, _ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CChar>?,
+                        _ user: UnsafePointer<CChar>?, _ input: UnsafePointer<CChar>?,
+                        _ options: UnsafePointer<agentrt_run_options>?,
+                        _ outResult: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                        _ outError: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                        _ outRunID: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    store(nil, outResult)
+    store(nil, outError)
+    store(nil, outRunID)
+    return withRuntime(rt) { e in
+        switch request(plugin, agent, user, input, options) {
+        case .failure(let err):
+            store(err.message, outError)
+            return misuseStatus(err)
+        case .success(let r):
+            let result = e.runtime.runBlocking(r)
+            store(result.runID.isEmpty ? nil : result.runID, outRunID)
+            switch result.outcome {
+            case .success(let json):
+                store(json, outResult)
+                return .ok
+            case .failure(let err):
+                store(err.message, outError)
+                return err.code.status
+            }
+        }
+    }
+}
+
+/// Carries a C callback and its user data into Swift closures.
+private struct CCompletion: @unchecked Sendable {
+    let callback: agentrt_run_callback
+    let userData: UnsafeMutableRawPointer?
+}
+
+@_cdecl("agentrt_run_async")
+public func agentrt_run_async(_ rt: OpaquePointer?, _ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CChar>?,
+                              _ user: UnsafePointer<CChar>?, _ input: UnsafePointer<CChar>?,
+                              _ options: UnsafePointer<agentrt_run_options>?, _ callback: agentrt_run_callback?,
+                              _ userData: UnsafeMutableRawPointer?,
+                              _ outRunID: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    store(nil, outRunID)
+    return withRuntime(rt) { e in
+        guard let callback else { return .invalidArgument }
+        switch request(plugin, agent, user, input, options) {
+        case .failure(let err):
+            return misuseStatus(err)
+        case .success(let r):
+            let c = CCompletion(callback: callback, userData: userData)
+            let id = e.runtime.runDetached(r) { result in
+                let (status, text): (HostStatus, String) = switch result.outcome {
+                case .success(let json): (.ok, json)
+                case .failure(let err): (err.code.status, err.message)
+                }
+                result.runID.withCString { rid in text.withCString { t in c.callback(c.userData, status.rawValue, rid, t) } }
+            }
+            store(id.isEmpty ? nil : id, outRunID)
+            return .ok
+        }
+    }
+}
+
+@_cdecl("agentrt_cancel")
+public func agentrt_cancel(_ rt: OpaquePointer?, _ runID: UnsafePointer<CChar>?) -> Int32 {
+    withRuntime(rt) { e in
+        guard let id = swiftString(runID) else { return .invalidArgument }
+        return e.runtime.cancel(runID: id, reason: "cancelled by the host") ? .ok : .notFound
+    }
+}

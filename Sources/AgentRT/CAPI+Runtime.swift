@@ -1,0 +1,91 @@
+import AgentRTCore
+import AgentRTNative
+import CAgentRT
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@_cdecl("agentrt_version")
+public func agentrt_version() -> UnsafePointer<CChar> { versionCString }
+
+private nonisolated(unsafe) let versionCString: UnsafePointer<CChar> = UnsafePointer(cString(AgentRTVersion.string))
+private nonisolated(unsafe) let statusNames: [UnsafePointer<CChar>] =
+    (0..<HostStatus.allCases.count).map { UnsafePointer(cString(HostStatus(rawValue: Int32($0))!.name)) }
+private nonisolated(unsafe) let unknownStatus: UnsafePointer<CChar> = UnsafePointer(cString("unknown_status"))
+
+@_cdecl("agentrt_status_string")
+public func agentrt_status_string(_ status: Int32) -> UnsafePointer<CChar> {
+    status >= 0 && Int(status) < statusNames.count ? statusNames[Int(status)] : unknownStatus
+}
+
+@_cdecl("agentrt_free")
+public func agentrt_free(_ p: UnsafeMutableRawPointer?) { free(p) }
+
+@_cdecl("agentrt_host_table")
+public func agentrt_host_table() -> UnsafePointer<agentrt_host> { NativeHost.hostTable }
+
+@_cdecl("agentrt_runtime_new")
+public func agentrt_runtime_new(_ config: UnsafePointer<agentrt_config>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let out else { return HostStatus.invalidArgument.rawValue }
+    out.pointee = nil
+    var c = Runtime.Configuration()
+    if let config {
+        let size = Int(config.pointee.struct_size)
+        guard size >= MemoryLayout<agentrt_config>.size else { return HostStatus.invalidArgument.rawValue }
+        let v = config.pointee
+        func ms(_ x: UInt32) -> Duration { .milliseconds(Int64(x)) }
+        if v.per_user_limit > 0 { c.perUserLimit = Int(v.per_user_limit) }
+        if v.global_limit > 0 { c.globalLimit = Int(v.global_limit) }
+        if v.admission_wait_ms > 0 { c.admissionWait = ms(v.admission_wait_ms) }
+        if v.default_timeout_ms > 0 { c.defaultTimeout = ms(v.default_timeout_ms) }
+        if v.grace_ms > 0 { c.grace = ms(v.grace_ms) }
+        if v.heartbeat_timeout_ms > 0 { c.defaultHeartbeatTimeout = ms(v.heartbeat_timeout_ms) }
+        if v.breaker_window > 0 { c.breaker.windowSize = Int(v.breaker_window) }
+        if v.breaker_minimum_calls > 0 { c.breaker.minimumCalls = Int(v.breaker_minimum_calls) }
+        if v.breaker_failure_percent > 0 {
+            guard v.breaker_failure_percent <= 100 else { return HostStatus.invalidArgument.rawValue }
+            c.breaker.failureRateThreshold = Double(v.breaker_failure_percent) / 100
+        }
+        if v.breaker_wait_ms > 0 { c.breaker.waitDuration = ms(v.breaker_wait_ms) }
+        if v.quarantine_threshold > 0 { c.quarantineThreshold = Int(v.quarantine_threshold) }
+        if v.replay_capacity > 0 { c.replayCapacity = Int(v.replay_capacity) }
+        if v.tool_timeout_ms > 0 { c.toolTimeout = ms(v.tool_timeout_ms) }
+    }
+    out.pointee = RuntimeHandles.register(EmbeddedRuntime(runtime: Runtime(configuration: c)))
+    return HostStatus.ok.rawValue
+}
+
+@_cdecl("agentrt_runtime_free")
+public func agentrt_runtime_free(_ rt: OpaquePointer?) -> Int32 {
+    withRuntime(rt) { _ in
+        guard let e = RuntimeHandles.remove(rt) else { return .staleHandle }
+        let subs = e.lock.withLock { () -> [CallbackSubscription] in
+            defer { e.subscriptions.removeAll() }
+            return Array(e.subscriptions.values)
+        }
+        for s in subs { s.cancel() }
+        e.runtime.removeAllUsers(reason: "the runtime was freed")
+        return .ok
+    }
+}
+
+@_cdecl("agentrt_load_plugin")
+public func agentrt_load_plugin(_ rt: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ config: UnsafePointer<CChar>?,
+                                _ outName: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                _ outError: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    store(nil, outName)
+    store(nil, outError)
+    return withRuntime(rt) { e in
+        guard let p = swiftString(path) else { store("path is NULL or not UTF-8", outError); return .invalidArgument }
+        let cfg = config == nil ? "{}" : swiftString(config)
+        guard let cfg, JSONValue.isValid(cfg) else { store("config_json is not valid JSON", outError); return .invalidArgument }
+        do throws(PluginLoadError) {
+            let plugin = try e.runtime.load(path: p, config: cfg)
+            store(plugin.name, outName)
+            return .ok
+        } catch {
+            store("[\(error.code.rawValue)] \(error.message)", outError)
+            return .loadFailed
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import AgentRTCore
+import AgentRTNative
+import CAgentRT
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One embedded runtime and what the C API tracks for it.
+final class EmbeddedRuntime: @unchecked Sendable {
+    let runtime: Runtime
+    let lock = Lock()
+    // Guarded by `lock`.
+    var subscriptions: [UInt64: CallbackSubscription] = [:]
+    var nextSubscription: UInt64 = 1
+
+    init(runtime: Runtime) { self.runtime = runtime }
+}
+
+/// Runtime handles given to C: tokens checked on every use, never pointers. A token carries a
+/// tag in its low bits (forged values are `invalid`); freed tokens are remembered as `stale`.
+enum RuntimeHandles {
+    private static let tag: UInt64 = 0xA6E7
+    private static let table = Locked<(next: UInt64, live: [UInt64: EmbeddedRuntime])>((1, [:]))
+
+    static func register(_ rt: EmbeddedRuntime) -> OpaquePointer {
+        let token = table.withLock { t -> UInt64 in
+            let token = t.next << 16 | tag
+            t.next += 1
+            t.live[token] = rt
+            return token
+        }
+        return OpaquePointer(bitPattern: UInt(token))!
+    }
+
+    enum Lookup { case live(EmbeddedRuntime), stale, invalid }
+
+    static func lookup(_ p: OpaquePointer?) -> Lookup {
+        guard let p else { return .invalid }
+        let token = UInt64(UInt(bitPattern: p))
+        guard token & 0xFFFF == tag else { return .invalid }
+        return table.withLock { t in
+            if let rt = t.live[token] { return .live(rt) }
+            return (token >> 16) < t.next ? .stale : .invalid
+        }
+    }
+
+    static func remove(_ p: OpaquePointer?) -> EmbeddedRuntime? {
+        guard let p else { return nil }
+        let token = UInt64(UInt(bitPattern: p))
+        return table.withLock { $0.live.removeValue(forKey: token) }
+    }
+}
+
+/// Resolves a runtime handle or returns the misuse status.
+func withRuntime(_ p: OpaquePointer?, _ body: (EmbeddedRuntime) -> HostStatus) -> agentrt_status {
+    if p == nil { return HostStatus.invalidArgument.rawValue }
+    switch RuntimeHandles.lookup(p) {
+    case .live(let rt): return body(rt).rawValue
+    case .stale: return HostStatus.staleHandle.rawValue
+    case .invalid: return HostStatus.invalidHandle.rawValue
+    }
+}
+
+/// A copy of `s` allocated with malloc, for `agentrt_free`.
+func cString(_ s: String) -> UnsafeMutablePointer<CChar> { strdup(s)! }
+
+/// Stores a library-owned copy of `s` into an optional out parameter.
+func store(_ s: String?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
+    guard let out else { return }
+    out.pointee = s.map(cString)
+}
+
+/// A Swift string from a NUL-terminated C string, or nil for NULL / invalid UTF-8.
+func swiftString(_ p: UnsafePointer<CChar>?) -> String? {
+    guard let p else { return nil }
+    return String(validatingCString: p)
+}

@@ -1,0 +1,163 @@
+import Synchronization
+import Testing
+@testable import AgentRTCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shared fixtures for the AgentRTCore suites: runtimes with small limits, native-thread races,
+/// gates agents block on, and readers of a user's stream.
+enum CoreTestKit {
+    /// A runtime with quiet logs and little spinning (tests run many runtimes side by side).
+    static func runtime(clock: any RuntimeClock = SystemClock(),
+                        _ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> Runtime {
+        var c = Runtime.Configuration()
+        c.logLevel = 5
+        c.callerSpinIterations = 0
+        c.workerSpinIterations = 200
+        c.initialWorkers = 2
+        configure(&c)
+        return Runtime(configuration: c, clock: clock)
+    }
+
+    /// Registers a closure agent as `plugin.name`.
+    static func agent(_ runtime: Runtime, _ plugin: String = "t", _ name: String,
+                      threadSafe: Bool = true,
+                      _ body: @escaping @Sendable (AgentCall, String) -> HostStatus) throws {
+        try runtime.register(agent: AgentDescriptor(plugin: plugin, name: name, threadSafe: threadSafe),
+                             implementation: ClosureAgent(body))
+    }
+
+    /// Every event still in `user`'s replay buffer, oldest first.
+    static func events(_ runtime: Runtime, user: String) -> [Event] {
+        let stream = runtime.events.stream(for: user)
+        var out: [Event] = []
+        var cursor: UInt64 = 1
+        while true {
+            switch stream.read(from: cursor) {
+            case .nothing: return out
+            case .events(let es, let next): out += es; cursor = next
+            case .gap(_, _, let next): cursor = next
+            }
+        }
+    }
+
+    /// The events of one run (events of its tool calls included: they carry the run's id or its
+    /// id as parent).
+    static func events(_ runtime: Runtime, user: String, run: String) -> [Event] {
+        events(runtime, user: user).filter { $0.runID == run || $0.parentRunID == run }
+    }
+
+    /// Runs `body(i)` on `count` native threads released together; returns when all finished.
+    /// Suspends the calling task (no cooperative thread is blocked while the threads run).
+    static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
+        let ready = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
+        let threads = Locked<[NativeThread]>([])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let resume = Locked<CheckedContinuation<Void, Never>?>(done)
+            for i in 0..<count {
+                let t = NativeThread(name: "test-\(i)") {
+                    ready.add(1, ordering: .acquiringAndReleasing)
+                    while ready.load(ordering: .acquiring) < count { sched_yield() }
+                    body(i)
+                    if finished.add(1, ordering: .acquiringAndReleasing).newValue == count {
+                        resume.withLock { $0.take() }?.resume()
+                    }
+                }
+                threads.withLock { $0.append(t) }
+            }
+        }
+        for t in threads.withLock({ $0 }) { t.join() }
+    }
+
+    /// Polls `condition` every millisecond for at most `timeout`; true once it held.
+    static func eventually(_ timeout: Duration = .seconds(2), _ condition: () -> Bool) async -> Bool {
+        let deadline = MonotonicTime.nanos() &+ timeout.nanoseconds
+        while MonotonicTime.nanos() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        return condition()
+    }
+
+    /// Sleeps the calling (native) thread.
+    static func sleep(ms: Int) { usleep(useconds_t(ms * 1000)) }
+
+    /// The JSON `data` of an event as an object.
+    static func data(_ e: Event) -> JSONObject { e.data.objectValue ?? JSONObject() }
+}
+
+/// A one-shot gate native threads wait on (with a cap so a failing test cannot hang a worker).
+final class TestGate: @unchecked Sendable {
+    private let lock = Lock()
+    private let cond = ConditionVariable()
+    private var open = false
+    private let arrivals = Atomic<Int>(0)
+
+    /// Callers that reached `wait` so far.
+    var arrived: Int { arrivals.load(ordering: .acquiring) }
+
+    /// Waits until opened or `max` passed; true if opened.
+    @discardableResult
+    func wait(max: Duration = .seconds(5), orCancelled call: AgentCall? = nil) -> Bool {
+        arrivals.add(1, ordering: .acquiringAndReleasing)
+        let deadline = MonotonicTime.nanos() &+ max.nanoseconds
+        lock.lock()
+        defer { lock.unlock() }
+        while !open {
+            if let call, call.context.isCancelled { return false }
+            let now = MonotonicTime.nanos()
+            if now >= deadline { return false }
+            // Short slices so a cancelled call is noticed promptly.
+            cond.wait(lock, untilNanos: min(deadline, now &+ 2_000_000))
+        }
+        return true
+    }
+
+    func release() {
+        lock.withLock { open = true }
+        cond.broadcast()
+    }
+}
+
+/// Tracks how many callers are inside a section at once, and the most ever seen.
+final class ConcurrencyProbe: Sendable {
+    private let current = Atomic<Int>(0)
+    private let peak = Atomic<Int>(0)
+
+    var maxSeen: Int { peak.load(ordering: .acquiring) }
+    var inside: Int { current.load(ordering: .acquiring) }
+
+    func enter() {
+        let now = current.add(1, ordering: .acquiringAndReleasing).newValue
+        var seen = peak.load(ordering: .acquiring)
+        while now > seen {
+            let (exchanged, original) = peak.compareExchange(expected: seen, desired: now, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            seen = original
+        }
+    }
+
+    func leave() { current.subtract(1, ordering: .acquiringAndReleasing) }
+}
+
+/// A thread-safe list for recording from many threads.
+final class Recorder<T: Sendable>: @unchecked Sendable {
+    private let lock = Lock()
+    private var items: [T] = []
+    func append(_ x: T) { lock.withLock { items.append(x) } }
+    var all: [T] { lock.withLock { items } }
+    var count: Int { lock.withLock { items.count } }
+}
+
+/// Holds one value set later (for example an `AgentCall` captured by an agent).
+final class Box<T: Sendable>: @unchecked Sendable {
+    private let lock = Lock()
+    private var stored: T?
+    init(_ v: T? = nil) { stored = v }
+    var value: T? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
