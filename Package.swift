@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "AgentRTSDK", targets: ["AgentRTSDK"]),
         // Example Swift plugin, written with AgentRTSDK only.
         .library(name: "SwiftPlannerPlugin", type: .dynamic, targets: ["SwiftPlannerPlugin"]),
+        // The no-op agents `agentrt bench` measures with.
+        .library(name: "AgentRTBenchPlugin", type: .dynamic, targets: ["CBenchPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,12 +35,14 @@ let package = Package(
         .executableTarget(
             name: "agentrt",
             dependencies: [
-                "AgentRTCore", "AgentRTNative",
+                "AgentRTCore", "AgentRTNative", "CFFI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .target(name: "SwiftPlannerPlugin", dependencies: ["AgentRTSDK"], path: "plugins/swift-planner",
                 swiftSettings: strict),
+        .target(name: "CBenchPlugin", dependencies: ["CAgentRT"], path: "plugins/c-bench",
+                cSettings: [.unsafeFlags(["-fvisibility=hidden"])]),
         .testTarget(name: "AgentRTCoreTests", dependencies: ["AgentRTCore"], swiftSettings: strict),
         .testTarget(
             name: "AgentRTNativeTests",

@@ -233,14 +233,15 @@ extension Runtime {
         return w.finish()
     }
 
-    /// Runs on a worker: session instance, serialisation, the agent function, the outcome,
-    /// and the release of everything the call held (also for abandoned calls, when they return).
+    /// Runs on a worker: session instance, serialisation, the agent function, then the release
+    /// of everything the call held and the outcome. Resources are released before the outcome is
+    /// delivered, so a caller that starts its next call from the completion finds its permit free.
+    /// An abandoned call releases them here too, when its code finally returns.
     func executeOnWorker(_ call: AgentCall) {
         let entry = call.entry!
         let impl = entry.implementation
-        defer { finishOnWorker(call) }
         if let cause = call.context.cancellationCause {
-            call.complete(.failure(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)), abandoned: false)
+            finish(call, .failure(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)))
             return
         }
         var slot: InstanceSlot? = nil
@@ -251,8 +252,8 @@ extension Runtime {
                 instance = try s.acquire()
                 slot = s
             } catch {
-                call.complete(.failure(AgentRTError(error.code == .cancelled ? .cancelled : .agentError,
-                                                    "session open failed: \(error.message)", runID: call.runID)), abandoned: false)
+                finish(call, .failure(AgentRTError(error.code == .cancelled ? .cancelled : .agentError,
+                                                   "session open failed: \(error.message)", runID: call.runID)))
                 return
             }
         } else {
@@ -263,7 +264,15 @@ extension Runtime {
         let status = impl.run(call, instance: instance, input: call.input)
         if serial { instance.serial.unlock() }
         slot?.release()
-        call.complete(outcome(of: call, status: status), abandoned: false)
+        finish(call, outcome(of: call, status: status))
+    }
+
+    private func finish(_ call: AgentCall, _ outcome: Result<String, AgentRTError>) {
+        call.codeReturned.store(true, ordering: .releasing)
+        releaseResources(call)
+        if !call.complete(outcome, abandoned: false) {
+            counters.lateResults.add(call.lock.withLock { call.result != nil } ? 1 : 0, ordering: .relaxed)
+        }
     }
 
     func outcome(of call: AgentCall, status: HostStatus) -> Result<String, AgentRTError> {
@@ -283,7 +292,9 @@ extension Runtime {
         return .failure(AgentRTError(.agentError, "\(call.describe()) failed: \(text)", runID: call.runID))
     }
 
-    private func finishOnWorker(_ call: AgentCall) {
+    /// Returns the permits, leaves the in-flight tables and ends the context; once per call.
+    private func releaseResources(_ call: AgentCall) {
+        guard !call.released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let user = call.userState!
         if call.isAbandoned {
             call.entry!.stats.zombies.subtract(1, ordering: .relaxed)
@@ -297,7 +308,6 @@ extension Runtime {
         call.entry!.stats.inFlight.subtract(1, ordering: .relaxed)
         user.stats.inFlight.subtract(1, ordering: .relaxed)
         call.context.end()
-        callEndHooks.withLock { $0 }.forEach { $0(call) }
     }
 
     /// Breaker, stats: once per call, outside every lock.

@@ -68,15 +68,6 @@ public final class Runtime: @unchecked Sendable {
     private var agents: [String: AgentEntry] = [:]
     private var breakers: [String: CircuitBreaker] = [:]
     private var transitionListeners: [@Sendable (CircuitBreaker.Transition) -> Void] = []
-    /// Called on the worker when an agent's code really returned (the native layer retires the
-    /// call's handle there).
-    let callEndHooks: Locked<[@Sendable (AgentCall) -> Void]> = Locked([])
-
-    /// Registers a hook run on the worker after a call's code returned (also for abandoned calls).
-    public func onCallCodeReturned(_ body: @escaping @Sendable (AgentCall) -> Void) {
-        callEndHooks.withLock { $0.append(body) }
-    }
-
     /// Called for every log line (defaults to stderr).
     public let logSink: Locked<(@Sendable (Int32, String) -> Void)?> = Locked(nil)
 

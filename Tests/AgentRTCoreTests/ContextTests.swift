@@ -23,7 +23,7 @@ private let badValues: [String] = {
     var v = ["", String(repeating: "a", count: 257), String(repeating: "é", count: 129),
              "a\u{0}b", "line\nbreak", "tab\there", "\u{7F}", "bell\u{7}", "nel\u{85}x", "cr\r"]
     for p in ContextValidation.placeholders {
-        v += [p, p.uppercased(), " \(p) ", "\t\(p.capitalized)  "]
+        v += [p, p.uppercased(), " \(p) ", "\t\(CoreTestKit.capitalized(p))  "]
     }
     v += ["NuLl", "  UnDeFiNeD", "Default ", "   "]
     return v
@@ -60,7 +60,7 @@ struct ContextTests {
     @Test("each placeholder is refused in any case and with surrounding spaces",
           arguments: ContextValidation.placeholders.sorted())
     func placeholders(_ p: String) {
-        for variant in [p, p.uppercased(), " \(p)", "\(p) ", "  \(p.capitalized)\t", "\r\n\(p)\n"] {
+        for variant in [p, p.uppercased(), " \(p)", "\(p) ", "  \(CoreTestKit.capitalized(p))\t", "\r\n\(p)\n"] {
             let problem = ContextValidation.problem(with: variant, field: "user_id")
             #expect(problem != nil, "\(variant.debugDescription) accepted")
             #expect(problem?.contains("user_id") == true)
@@ -86,7 +86,7 @@ struct ContextTests {
     @Test("a refused context runs nothing through the runtime", .timeLimit(.minutes(1)))
     func refusedContextRunsNothing() async throws {
         let rt = CoreTestKit.runtime()
-        let ran = Atomic<Int>(0)
+        let ran = Shared<Int>(0)
         try CoreTestKit.agent(rt, "echo") { call, _ in ran.add(1, ordering: .relaxed); return call.setResult("1") }
         for (user, session) in [("null", "s1"), ("alice", " Undefined "), ("", "s1"), ("bob\n", "s1")] {
             let r = await rt.run(RunRequest(plugin: "t", agent: "echo", userID: user, sessionID: session))
@@ -133,7 +133,7 @@ struct ContextTests {
         let root = try UserExecutionContext.make(userID: "alice")
         let a = try root.child(), b = try root.child()
         let a1 = try a.child(), a11 = try a1.child()
-        let handled = Atomic<Int>(0)
+        let handled = Shared<Int>(0)
         a11.onCancel { cause in
             #expect(cause == .caller(reason: "stop"))
             handled.add(1, ordering: .relaxed)
@@ -149,7 +149,7 @@ struct ContextTests {
         root.cancel(.deadline)  // idempotent
         #expect(handled.load(ordering: .relaxed) == 1)
         // onCancel on an already cancelled context runs at once.
-        let now = Atomic<Int>(0)
+        let now = Shared<Int>(0)
         late.onCancel { _ in now.add(1, ordering: .relaxed) }
         #expect(now.load(ordering: .relaxed) == 1)
     }
@@ -178,7 +178,7 @@ struct ContextTests {
         for _ in 0..<20 {
             let root = try UserExecutionContext.make(userID: "alice")
             let kids = try (0..<4).map { _ in try root.child() }
-            let handlerRuns = Atomic<Int>(0)
+            let handlerRuns = Shared<Int>(0)
             root.onCancel { _ in handlerRuns.add(1, ordering: .relaxed) }
             await CoreTestKit.onThreads(8) { i in
                 root.cancel(i % 2 == 0 ? .caller(reason: "thread \(i)") : .shutdown(reason: "thread \(i)"))
@@ -256,7 +256,7 @@ struct ContextTests {
         for _ in 0..<20 {
             let ctx = try UserExecutionContext.make(userID: "alice")
             let order = Recorder<Int>()
-            let failures = Atomic<Int>(0)
+            let failures = Shared<Int>(0)
             for i in 0..<10 {
                 ctx.addCleanup {
                     order.append(i)
@@ -273,7 +273,7 @@ struct ContextTests {
             ctx.end()
             #expect(order.count == 10)
             // A cleanup added after the end runs at once.
-            let late = Atomic<Int>(0)
+            let late = Shared<Int>(0)
             ctx.addCleanup { late.add(1, ordering: .relaxed) }
             #expect(late.load(ordering: .relaxed) == 1)
         }
@@ -312,7 +312,7 @@ struct ContextTests {
     func concurrentValidation() async {
         let inputs = badValues + goodValues
         let expected = inputs.map { ContextValidation.problem(with: $0, field: "user_id") }
-        let mismatches = Atomic<Int>(0)
+        let mismatches = Shared<Int>(0)
         await CoreTestKit.onThreads(15) { _ in
             for _ in 0..<20 {
                 for (v, e) in zip(inputs, expected) where ContextValidation.problem(with: v, field: "user_id") != e {
@@ -326,7 +326,7 @@ struct ContextTests {
     @Test("100 rounds of create and clean up leave nothing behind")
     func noGrowth() throws {
         let parent = try UserExecutionContext.make(userID: "alice")
-        let cleaned = Atomic<Int>(0)
+        let cleaned = Shared<Int>(0)
         var weakRefs: [() -> UserExecutionContext?] = []
         for round in 0..<100 {
             for _ in 0..<10 {

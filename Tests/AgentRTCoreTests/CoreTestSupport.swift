@@ -21,7 +21,7 @@ enum CoreTestKit {
     }
 
     /// Registers a closure agent as `plugin.name`.
-    static func agent(_ runtime: Runtime, _ plugin: String = "t", _ name: String,
+    static func agent(_ runtime: Runtime, _ name: String, plugin: String = "t",
                       threadSafe: Bool = true,
                       _ body: @escaping @Sendable (AgentCall, String) -> HostStatus) throws {
         try runtime.register(agent: AgentDescriptor(plugin: plugin, name: name, threadSafe: threadSafe),
@@ -51,8 +51,8 @@ enum CoreTestKit {
     /// Runs `body(i)` on `count` native threads released together; returns when all finished.
     /// Suspends the calling task (no cooperative thread is blocked while the threads run).
     static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
-        let ready = Atomic<Int>(0)
-        let finished = Atomic<Int>(0)
+        let ready = Shared<Int>(0)
+        let finished = Shared<Int>(0)
         let threads = Locked<[NativeThread]>([])
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let resume = Locked<CheckedContinuation<Void, Never>?>(done)
@@ -83,6 +83,9 @@ enum CoreTestKit {
 
     /// Sleeps the calling (native) thread.
     static func sleep(ms: Int) { usleep(useconds_t(ms * 1000)) }
+
+    /// `text` with its first letter upper-cased ("Null").
+    static func capitalized(_ text: String) -> String { text.prefix(1).uppercased() + text.dropFirst() }
 
     /// The JSON `data` of an event as an object.
     static func data(_ e: Event) -> JSONObject { e.data.objectValue ?? JSONObject() }
@@ -160,4 +163,30 @@ final class Box<T: Sendable>: @unchecked Sendable {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }
+}
+
+/// An atomic value that closures can share (a class, so `sending` closures may capture it).
+/// Every operation is sequentially consistent; the `ordering` labels only mirror `Atomic`'s API.
+final class Shared<V: AtomicRepresentable & Sendable>: Sendable {
+    fileprivate let raw: Atomic<V>
+    init(_ v: V) { raw = Atomic(v) }
+}
+
+extension Shared where V == Int {
+    func load(ordering _: AtomicLoadOrdering = .sequentiallyConsistent) -> Int { raw.load(ordering: .sequentiallyConsistent) }
+    func store(_ v: Int, ordering _: AtomicStoreOrdering = .sequentiallyConsistent) { raw.store(v, ordering: .sequentiallyConsistent) }
+    @discardableResult
+    func add(_ n: Int, ordering _: AtomicUpdateOrdering = .sequentiallyConsistent) -> (oldValue: Int, newValue: Int) {
+        raw.add(n, ordering: .sequentiallyConsistent)
+    }
+}
+
+extension Shared where V == Bool {
+    func load(ordering _: AtomicLoadOrdering = .sequentiallyConsistent) -> Bool { raw.load(ordering: .sequentiallyConsistent) }
+    func store(_ v: Bool, ordering _: AtomicStoreOrdering = .sequentiallyConsistent) { raw.store(v, ordering: .sequentiallyConsistent) }
+}
+
+extension Shared where V == UInt64 {
+    func load(ordering _: AtomicLoadOrdering = .sequentiallyConsistent) -> UInt64 { raw.load(ordering: .sequentiallyConsistent) }
+    func store(_ v: UInt64, ordering _: AtomicStoreOrdering = .sequentiallyConsistent) { raw.store(v, ordering: .sequentiallyConsistent) }
 }

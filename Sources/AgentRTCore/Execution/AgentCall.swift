@@ -62,6 +62,10 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     var blockingWaiter: ConditionVariable?
     var completionHook: (@Sendable (RunResult) -> Void)?
     let done = Atomic<Bool>(false)
+    /// Set by the worker when the agent's code returned (the watchdog then never abandons it).
+    let codeReturned = Atomic<Bool>(false)
+    /// Set once the call's permits and table entries were released.
+    let released = Atomic<Bool>(false)
 
     init(runtime: Runtime, context: UserExecutionContext, plugin: String, name: String, parent: AgentCall?,
          stream: UserStream, input: String, heartbeatTimeout: Duration, grace: Duration) {
@@ -230,7 +234,7 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     // MARK: watchdog
 
     func watchdogFired(now: UInt64) -> UInt64? {
-        guard isRunning else { return nil }
+        guard isRunning, !codeReturned.load(ordering: .acquiring) else { return nil }
         if context.isCancelled {
             // Past cancel + grace: abandon.
             let cause = context.cancellationCause ?? .deadline

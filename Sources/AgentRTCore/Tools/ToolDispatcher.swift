@@ -131,7 +131,6 @@ public final class ToolDispatcher: @unchecked Sendable {
         }
         call.complete(.success("null"), abandoned: false)
         ctx.end()
-        runtime.callEndHooks.withLock { $0 }.forEach { $0(call) }
         let breakerOutcome: CircuitBreaker.Outcome
         let status: HostStatus
         let result: ToolCallResult?

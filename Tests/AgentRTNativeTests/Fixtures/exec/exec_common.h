@@ -8,12 +8,14 @@
 #define EXEC_COMMON_H
 
 #include <agentrt/plugin.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define EXEC_SLOTS 128
+#define EXEC_UNUSED __attribute__((unused))
 
 /* Atomic helpers (GCC/Clang builtins: available in -std=c99). */
 #define EXEC_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
@@ -21,7 +23,7 @@
 #define EXEC_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 
 /* Finds "key": <integer|true|false> in a flat JSON object; returns fallback when absent. */
-static long long exec_json_int(agentrt_str json, const char *key, long long fallback) {
+EXEC_UNUSED static long long exec_json_int(agentrt_str json, const char *key, long long fallback) {
     char pattern[64];
     size_t n = (size_t)snprintf(pattern, sizeof pattern, "\"%s\"", key), i;
     if (json.ptr == NULL) return fallback;
@@ -46,13 +48,13 @@ static long long exec_json_int(agentrt_str json, const char *key, long long fall
 }
 
 /* input.slot, clamped to [0, EXEC_SLOTS); -1 when absent or out of range. */
-static int exec_slot(agentrt_str input) {
+EXEC_UNUSED static int exec_slot(agentrt_str input) {
     long long s = exec_json_int(input, "slot", -1);
     return (s >= 0 && s < EXEC_SLOTS) ? (int)s : -1;
 }
 
 /* Sleeps ms milliseconds, resuming after signals; never looks at cancellation. */
-static void exec_sleep_ms(long long ms) {
+EXEC_UNUSED static void exec_sleep_ms(long long ms) {
     struct timespec ts;
     ts.tv_sec = (time_t)(ms / 1000);
     ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -65,9 +67,8 @@ typedef struct exec_buf {
     size_t len;
 } exec_buf;
 
-static void exec_put(exec_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+EXEC_UNUSED static void exec_put(exec_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#include <stdarg.h>
 static void exec_put(exec_buf *b, const char *fmt, ...) {
     va_list ap;
     int n;
@@ -79,7 +80,7 @@ static void exec_put(exec_buf *b, const char *fmt, ...) {
     if (b->len > sizeof b->data - 1) b->len = sizeof b->data - 1;
 }
 
-static agentrt_str exec_view(const exec_buf *b) {
+EXEC_UNUSED static agentrt_str exec_view(const exec_buf *b) {
     agentrt_str v;
     v.ptr = b->data;
     v.len = b->len;

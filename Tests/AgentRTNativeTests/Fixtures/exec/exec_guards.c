@@ -129,4 +129,4 @@ static const agentrt_plugin *entry(const agentrt_host *h) {
     return &plugin;
 }
 
-AGENTRT_DEFINE_PLUGIN(entry)
+AGENTRT_DEFINE_PLUGIN(entry);

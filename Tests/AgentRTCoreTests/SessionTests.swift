@@ -1,0 +1,256 @@
+import Synchronization
+import Testing
+@testable import AgentRTCore
+
+/// An agent with session hooks that counts opens and closes and records every closed instance,
+/// so double closes and leaks show. Each instance's value is a unique number.
+private final class SessionAgent: AgentImplementation, @unchecked Sendable {
+    let opens = Shared<Int>(0)
+    let closes = Shared<Int>(0)
+    let closed = Recorder<Int>()
+    let openedFor = Recorder<String>()
+    let body: @Sendable (AgentCall, Int) -> HostStatus
+
+    init(_ body: @escaping @Sendable (AgentCall, Int) -> HostStatus = { call, id in call.setResult("\(id)") }) {
+        self.body = body
+    }
+
+    var hasSessionHooks: Bool { true }
+
+    func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance {
+        let id = opens.add(1, ordering: .acquiringAndReleasing).newValue
+        openedFor.append("\(userID)/\(sessionID)")
+        CoreTestKit.sleep(ms: 2)  // widen the window for racing first calls
+        return AgentInstance(value: id)
+    }
+
+    func closeSession(_ instance: AgentInstance) {
+        closed.append(instance.value as! Int)
+        closes.add(1, ordering: .acquiringAndReleasing)
+    }
+
+    func run(_ call: AgentCall, instance: AgentInstance, input: String) -> HostStatus {
+        body(call, instance.value as! Int)
+    }
+
+    var openCount: Int { opens.load(ordering: .acquiring) }
+    var closeCount: Int { closes.load(ordering: .acquiring) }
+    var closedTwice: Bool { Set(closed.all).count != closed.count }
+}
+
+private func register(_ rt: Runtime, _ name: String, _ impl: SessionAgent) throws {
+    try rt.register(agent: AgentDescriptor(plugin: "t", name: name, hasSessionHooks: true), implementation: impl)
+}
+
+@Suite("User sessions")
+struct SessionTests {
+    @Test("racing first calls open one session instance", .timeLimit(.minutes(1)))
+    func racingFirstCalls() async throws {
+        let rt = CoreTestKit.runtime { $0.perUserLimit = 32 }
+        let agent = SessionAgent()
+        try register(rt, "s", agent)
+        let results = await withTaskGroup(of: RunResult.self) { g in
+            for _ in 0..<24 { g.addTask { await rt.run(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "conv-1")) } }
+            return await g.reduce(into: [RunResult]()) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { $0.isSuccess })
+        #expect(Set(results.compactMap(\.resultJSON)).count == 1)
+        #expect(agent.openCount == 1)
+        // Another session, another user: their own instances.
+        let other = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "conv-2"))
+        let bob = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "bob", sessionID: "conv-1"))
+        #expect(Set([results[0].resultJSON, other.resultJSON, bob.resultJSON]).count == 3)
+        #expect(agent.openCount == 3)
+        #expect(Set(agent.openedFor.all) == ["alice/conv-1", "alice/conv-2", "bob/conv-1"])
+        #expect(rt.listUsers().map(\.userID) == ["alice", "bob"])
+        #expect(rt.listUsers().first?.sessions == ["conv-1", "conv-2"])
+    }
+
+    @Test("racing first users create one user state each", .timeLimit(.minutes(1)))
+    func racingUserStates() async {
+        let rt = CoreTestKit.runtime()
+        let states = Recorder<ObjectIdentifier>()
+        await CoreTestKit.onThreads(16) { _ in states.append(ObjectIdentifier(rt.users.state(for: "zed"))) }
+        #expect(Set(states.all).count == 1)
+        #expect(rt.userCount == 1)
+    }
+
+    @Test("reset closes each instance exactly once, after the running call returns", .timeLimit(.minutes(1)))
+    func resetWhileRunning() async throws {
+        let rt = CoreTestKit.runtime()
+        let gate = TestGate()
+        let agent = SessionAgent { call, id in
+            if call.context.metadata["hold"] != nil { gate.wait() }
+            return call.setResult("\(id)")
+        }
+        try register(rt, "s", agent)
+        let first = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "c1"))
+        let held = Recorder<RunResult>()
+        rt.runDetached(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "c1", metadata: ["hold": "1"])) { held.append($0) }
+        #expect(await CoreTestKit.eventually { gate.arrived == 1 })
+        #expect(rt.resetSession(userID: "alice", sessionID: "c1") == 1)
+        #expect(rt.resetSession(userID: "alice", sessionID: "c1") == 0)
+        // In use: not closed yet.
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(agent.closeCount == 0)
+        gate.release()
+        #expect(await CoreTestKit.eventually { held.count == 1 && agent.closeCount == 1 })
+        #expect(held.all.first?.resultJSON == first.resultJSON)
+        // The next call opens a fresh instance.
+        let next = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "c1"))
+        #expect(next.resultJSON != first.resultJSON)
+        #expect(agent.openCount == 2)
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(agent.closeCount == 1)
+        #expect(!agent.closedTwice)
+    }
+
+    @Test("remove cancels running calls and closes every instance once", .timeLimit(.minutes(1)))
+    func removeWhileRunning() async throws {
+        let rt = CoreTestKit.runtime()
+        let gate = TestGate()
+        let agent = SessionAgent { call, id in
+            if call.context.metadata["hold"] != nil, !gate.wait(orCancelled: call) { return .cancelled }
+            return call.setResult("\(id)")
+        }
+        try register(rt, "s", agent)
+        _ = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "c2"))
+        let held = Recorder<RunResult>()
+        for _ in 0..<2 {
+            rt.runDetached(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "c1", metadata: ["hold": "1"])) { held.append($0) }
+        }
+        #expect(await CoreTestKit.eventually { gate.arrived == 2 })
+        #expect(rt.removeUser("alice"))
+        #expect(!rt.removeUser("alice"))
+        #expect(await CoreTestKit.eventually { held.count == 2 && agent.closeCount == 2 })
+        #expect(held.all.allSatisfy { $0.error?.code == .cancelled })
+        #expect(agent.openCount == 2)
+        #expect(!agent.closedTwice)
+        #expect(rt.userCount == 0)
+        let cancelled = CoreTestKit.events(rt, user: "alice").filter { $0.kind == .agentCancelled }
+        #expect(cancelled.count == 2)
+        #expect(cancelled.allSatisfy { CoreTestKit.data($0)["by"] == "runtime" })
+        gate.release()
+    }
+
+    @Test("removeAllUsers while calls run: calls end cancelled or completed, nothing closed twice", .timeLimit(.minutes(1)))
+    func removeAllWhileRunning() async throws {
+        let rt = CoreTestKit.runtime { $0.perUserLimit = 8 }
+        let agent = SessionAgent { call, id in
+            for _ in 0..<Int.random(in: 0...30) {
+                if call.context.isCancelled { return .cancelled }
+                CoreTestKit.sleep(ms: 1)
+            }
+            return call.setResult("\(id)")
+        }
+        try register(rt, "s", agent)
+        for round in 0..<5 {
+            let results = Recorder<RunResult>()
+            var submitted = 0
+            for u in 0..<6 {
+                for k in 0..<4 {
+                    rt.runDetached(RunRequest(plugin: "t", agent: "s", userID: "user-\(u)", sessionID: "s-\(k % 2)")) { results.append($0) }
+                    submitted += 1
+                }
+            }
+            try await Task.sleep(for: .milliseconds(Int64.random(in: 0...10)))
+            rt.removeAllUsers()
+            let n = submitted
+            #expect(await CoreTestKit.eventually(.seconds(5)) { results.count == n })
+            for r in results.all where !r.isSuccess {
+                #expect(r.error?.code == .cancelled, "round \(round): \(r.error!)")
+            }
+            #expect(await CoreTestKit.eventually { agent.closeCount == agent.openCount }, "round \(round): \(agent.openCount) opened, \(agent.closeCount) closed")
+            #expect(!agent.closedTwice)
+        }
+        #expect(rt.userCount == 0)
+        // The runtime still serves calls afterwards.
+        #expect(await rt.run(RunRequest(plugin: "t", agent: "s", userID: "user-1")).isSuccess)
+    }
+
+    @Test("a call admitted after its user was removed does not leak an instance", .timeLimit(.minutes(1)))
+    func admittedAfterRemoval() async throws {
+        let rt = CoreTestKit.runtime { $0.perUserLimit = 1 }
+        let gate = TestGate()
+        let agent = SessionAgent { call, id in
+            if call.context.metadata["hold"] != nil, !gate.wait(orCancelled: call) { return .cancelled }
+            return call.setResult("\(id)")
+        }
+        try register(rt, "s", agent)
+        let results = Recorder<RunResult>()
+        rt.runDetached(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "c1", metadata: ["hold": "1"])) { results.append($0) }
+        #expect(await CoreTestKit.eventually { gate.arrived == 1 })
+        // A second call waits for Alice's only permit.
+        let waiter = Task { await rt.run(RunRequest(plugin: "t", agent: "s", userID: "alice", sessionID: "c1", admissionWait: .seconds(5))) }
+        #expect(await CoreTestKit.eventually { rt.users.existing("alice")?.admission.waiting == 1 })
+        rt.removeUser("alice")
+        let second = await waiter.value
+        #expect(await CoreTestKit.eventually { results.count == 1 })
+        #expect(results.all.first?.error?.code == .cancelled)
+        // Whatever happened to the waiter (refused, cancelled or run), no instance may stay open.
+        _ = await CoreTestKit.eventually(.milliseconds(300)) { agent.closeCount == agent.openCount }
+        #expect(agent.closeCount == agent.openCount,
+                "\(agent.openCount) instances opened, \(agent.closeCount) closed; the waiter ended with \(second.error?.code.rawValue ?? "success")")
+    }
+
+    @Test("removing users releases their event streams", .timeLimit(.minutes(1)))
+    func removedUsersReleaseStreams() async throws {
+        let rt = CoreTestKit.runtime()
+        try CoreTestKit.agent(rt, "echo") { call, _ in call.setResult("1") }
+        let baseline = rt.events.streamCount
+        for i in 0..<50 { _ = await rt.run(RunRequest(plugin: "t", agent: "echo", userID: "gone-\(i)")) }
+        #expect(rt.events.streamCount == baseline + 50)
+        rt.removeAllUsers()
+        #expect(rt.userCount == 0)
+        // Nobody watches these streams and their users are gone: their replay buffers must go too.
+        #expect(rt.events.streamCount == baseline, "\(rt.events.streamCount - baseline) streams of removed users are still held")
+    }
+
+    @Test("idle users expire; busy ones stay", .timeLimit(.minutes(1)))
+    func expireIdle() async throws {
+        let rt = CoreTestKit.runtime()
+        let gate = TestGate()
+        let agent = SessionAgent { call, id in
+            if call.context.metadata["hold"] != nil { gate.wait() }
+            return call.setResult("\(id)")
+        }
+        try register(rt, "s", agent)
+        _ = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "idle-user", sessionID: "a"))
+        _ = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "busy-user", sessionID: "b"))
+        let held = Recorder<RunResult>()
+        rt.runDetached(RunRequest(plugin: "t", agent: "s", userID: "busy-user", sessionID: "b", metadata: ["hold": "1"])) { held.append($0) }
+        #expect(await CoreTestKit.eventually { gate.arrived == 1 })
+        // Not idle long enough yet.
+        #expect(rt.expireIdleUsers(idle: .seconds(60)).isEmpty)
+        let later = MonotonicTime.nanos() + 61_000_000_000
+        #expect(rt.expireIdleUsers(idle: .seconds(60), now: later) == ["idle-user"])
+        #expect(rt.listUsers().map(\.userID) == ["busy-user"])
+        #expect(await CoreTestKit.eventually { agent.closeCount == 1 })
+        gate.release()
+        #expect(await CoreTestKit.eventually { held.count == 1 })
+        #expect(held.all.first?.isSuccess == true)
+        #expect(rt.expireIdleUsers(idle: .seconds(60), now: MonotonicTime.nanos() + 61_000_000_000) == ["busy-user"])
+        #expect(await CoreTestKit.eventually { agent.closeCount == 2 })
+        #expect(rt.userCount == 0)
+    }
+
+    @Test("opening and closing many sessions leaves nothing open", .timeLimit(.minutes(1)))
+    func manySessions() async throws {
+        let rt = CoreTestKit.runtime { $0.perUserLimit = 8; $0.admissionWait = .seconds(10) }
+        let agent = SessionAgent()
+        try register(rt, "s", agent)
+        await withTaskGroup(of: Void.self) { g in
+            for w in 0..<8 {
+                g.addTask {
+                    for k in 0..<50 { _ = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "many", sessionID: "s-\(w)-\(k)")) }
+                }
+            }
+        }
+        #expect(agent.openCount == 400)
+        #expect(rt.listUsers().first?.sessions.count == 400)
+        #expect(rt.removeUser("many"))
+        #expect(await CoreTestKit.eventually { agent.closeCount == 400 })
+        #expect(!agent.closedTwice)
+        #expect(rt.userCount == 0)
+    }
+}

@@ -1,0 +1,294 @@
+import Synchronization
+import Testing
+@testable import AgentRTCore
+
+private let addSchema: JSONValue = [
+    "type": "object",
+    "properties": ["a": ["type": "integer"], "b": ["type": "integer"]],
+    "required": ["a", "b"],
+    "additionalProperties": false,
+]
+
+/// A runtime with `t.add` (counted), `t.fail` (a tool error) and an agent `t.caller` that calls
+/// the tool named in its input's `tool` with the input's `args` and reports status and result.
+private final class ToolFixture: @unchecked Sendable {
+    let rt: Runtime
+    let addCalls = Shared<Int>(0)
+    let statuses = Recorder<HostStatus>()
+    let results = Recorder<ToolCallResult?>()
+
+    init(_ configure: (inout Runtime.Configuration) -> Void = { _ in }) throws {
+        rt = CoreTestKit.runtime(clock: ManualClock(), configure)
+        try rt.tools.register(ToolDescriptor(plugin: "t", name: "add", description: "adds", inputSchema: addSchema, kind: .host),
+                              implementation: ClosureTool { [addCalls] _, args in
+            addCalls.add(1, ordering: .relaxed)
+            return .result(String(args["a"]!.int64Value! + args["b"]!.int64Value!))
+        })
+        try rt.tools.register(ToolDescriptor(plugin: "t", name: "fail", inputSchema: ["type": "object"], kind: .host),
+                              implementation: ClosureTool { _, _ in .toolError("disk full") })
+        try CoreTestKit.agent(rt, "caller") { [statuses, results] call, input in
+            let v = try! JSONValue.parse(input)
+            let times = Int(v["times"]?.int64Value ?? 1)
+            for _ in 0..<times {
+                let (status, result) = call.callTool(v["tool"]!.stringValue!, argumentsJSON: v["args"]!.stringValue!)
+                statuses.append(status)
+                results.append(result)
+            }
+            return call.setResult("true")
+        }
+    }
+
+    /// Runs `t.caller` once for `alice`; returns the run's result.
+    func call(_ tool: String, _ args: String, times: Int = 1, timeout: Duration? = nil) async -> RunResult {
+        var input = ""
+        JSONValue.appendQuoted(args, to: &input)
+        return await rt.run(RunRequest(plugin: "t", agent: "caller", userID: "alice",
+                                       input: "{\"tool\":\"\(tool)\",\"args\":\(input),\"times\":\(times)}", timeout: timeout))
+    }
+
+    func events(_ run: RunResult) -> [Event] { CoreTestKit.events(rt, user: "alice", run: run.runID) }
+}
+
+/// Checks every tool_executing has a matching tool_completed after it and before the terminal event.
+private func checkPairs(_ events: [Event]) -> [(executing: Event, completed: Event)] {
+    var pairs: [(Event, Event)] = []
+    let terminal = events.firstIndex { $0.kind.isTerminal } ?? events.count
+    for (i, e) in events.enumerated() where e.kind == .toolExecuting {
+        let id = CoreTestKit.data(e)["tool_call_id"]
+        let j = events.firstIndex { $0.kind == .toolCompleted && CoreTestKit.data($0)["tool_call_id"] == id }
+        guard let j else { Issue.record("tool_executing \(String(describing: id)) has no tool_completed"); continue }
+        #expect(j > i && j < terminal)
+        pairs.append((e, events[j]))
+    }
+    return pairs
+}
+
+@Suite("Tool dispatcher")
+struct ToolDispatcherTests {
+    @Test("a tool call from an agent: result and a matching event pair before the terminal event", .timeLimit(.minutes(1)))
+    func callFromAgent() async throws {
+        let f = try ToolFixture()
+        let r = await f.call("t.add", "{\"a\":2,\"b\":40}")
+        #expect(r.isSuccess)
+        #expect(f.statuses.all == [.ok])
+        #expect(f.results.all == [ToolCallResult(isError: false, content: "42")])
+        let events = f.events(r)
+        #expect(events.map(\.kind) == [.agentStarted, .toolExecuting, .toolCompleted, .agentCompleted])
+        let pair = try #require(checkPairs(events).first)
+        let ex = CoreTestKit.data(pair.executing), done = CoreTestKit.data(pair.completed)
+        #expect(ex["tool"] == "t.add" && ex["arguments"] == ["a": 2, "b": 40])
+        #expect((ex["timeout_ms"]?.int64Value ?? 0) > 0)
+        #expect(ex["tool_call_id"]?.stringValue?.hasPrefix("tool_") == true)
+        #expect(done["is_error"] == false && done["result"] == 42)
+        // The short name resolves within the caller's plugin.
+        _ = await f.call("add", "{\"a\":1,\"b\":1}")
+        #expect(f.results.all.last == ToolCallResult(isError: false, content: "2"))
+        #expect(f.rt.tools.descriptors.map(\.qualifiedName) == ["t.add", "t.fail"])
+    }
+
+    /// Arguments refused before the tool runs, and the status each gets.
+    struct BadArgs: Sendable, CustomTestStringConvertible {
+        let args: String, status: HostStatus
+        var testDescription: String { args }
+    }
+
+    static let badArgs: [BadArgs] = [
+        BadArgs(args: "{\"a\":\"x\",\"b\":1}", status: .badArguments),
+        BadArgs(args: "{\"a\":1}", status: .badArguments),
+        BadArgs(args: "{\"a\":1,\"b\":2,\"c\":3}", status: .badArguments),
+        BadArgs(args: "[1,2]", status: .badArguments),
+        BadArgs(args: "{\"a\":1.5,\"b\":2}", status: .badArguments),
+        BadArgs(args: "{\"a\":", status: .invalidJSON),
+        BadArgs(args: "", status: .invalidJSON),
+    ]
+
+    @Test("bad arguments are refused before the tool body runs", .timeLimit(.minutes(1)), arguments: badArgs)
+    func badArguments(_ bad: BadArgs) async throws {
+        let f = try ToolFixture()
+        let r = await f.call("t.add", bad.args)
+        #expect(r.isSuccess)
+        #expect(f.statuses.all == [bad.status])
+        #expect(f.results.all == [nil])
+        #expect(f.addCalls.load(ordering: .relaxed) == 0)
+        let pairs = checkPairs(f.events(r))
+        #expect(pairs.count == 1)
+        let done = try #require(pairs.first.map { CoreTestKit.data($0.completed) })
+        #expect(done["is_error"] == true)
+        #expect(done["error"]?["code"] == "bad_arguments")
+        // Bad arguments are the caller's fault: they do not count against the tool's breaker.
+        #expect(f.rt.tools.breaker(for: "t.add")?.failureRate == 0)
+    }
+
+    @Test("an unknown tool is not_found, with an event pair", .timeLimit(.minutes(1)))
+    func unknownTool() async throws {
+        let f = try ToolFixture()
+        let r = await f.call("t.nope", "{}")
+        #expect(f.statuses.all == [.notFound])
+        let pairs = checkPairs(f.events(r))
+        #expect(pairs.count == 1)
+        #expect(pairs.first.flatMap { CoreTestKit.data($0.completed)["error"]?["code"] } == "not_found")
+        #expect(pairs.first.flatMap { CoreTestKit.data($0.executing)["tool"] } == "t.nope")
+    }
+
+    @Test("a tool's own error is a result with isError", .timeLimit(.minutes(1)))
+    func toolError() async throws {
+        let f = try ToolFixture()
+        let r = await f.call("t.fail", "{}")
+        #expect(f.statuses.all == [.ok])
+        #expect(f.results.all == [ToolCallResult(isError: true, content: "\"disk full\"")])
+        let done = try #require(checkPairs(f.events(r)).first.map { CoreTestKit.data($0.completed) })
+        #expect(done["is_error"] == true && done["error"] == "disk full")
+    }
+
+    @Test("a tool that outlives its timeout is a timeout", .timeLimit(.minutes(1)), arguments: [false, true])
+    func toolTimeout(_ cooperative: Bool) async throws {
+        let f = try ToolFixture()
+        let ranFor = Shared<UInt64>(0)
+        try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "slow", inputSchema: ["type": "object"], kind: .host,
+                                               defaultTimeout: .milliseconds(50)),
+                                implementation: ClosureTool { call, _ in
+            let start = MonotonicTime.nanos()
+            for _ in 0..<200 {
+                if cooperative && call.context.isCancelled { break }
+                CoreTestKit.sleep(ms: 1)
+            }
+            ranFor.store(MonotonicTime.nanos() - start, ordering: .relaxed)
+            return .result("\"too late\"")
+        })
+        let r = await f.call("t.slow", "{}", timeout: .seconds(10))
+        #expect(r.isSuccess)
+        #expect(f.statuses.all == [.timeout])
+        #expect(f.results.all == [nil])
+        let pair = try #require(checkPairs(f.events(r)).first)
+        #expect(CoreTestKit.data(pair.executing)["timeout_ms"]?.int64Value.map { $0 <= 50 } == true)
+        #expect(CoreTestKit.data(pair.completed)["error"]?["code"] == "timeout")
+        if cooperative { #expect(ranFor.load(ordering: .relaxed) < 150_000_000) }
+    }
+
+    @Test("a tool whose breaker opened is refused with circuit_open", .timeLimit(.minutes(1)))
+    func toolBreaker() async throws {
+        let f = try ToolFixture()
+        let failures = Shared<Int>(0)
+        try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "flaky", inputSchema: ["type": "object"], kind: .host),
+                                implementation: ClosureTool { _, _ in
+            failures.add(1, ordering: .relaxed)
+            return .toolError("{\"reason\":\"upstream down\"}")
+        })
+        let r = await f.call("t.flaky", "{}", times: 12)
+        #expect(r.isSuccess)
+        #expect(f.statuses.all == Array(repeating: .ok, count: 10) + [.circuitOpen, .circuitOpen])
+        #expect(failures.load(ordering: .relaxed) == 10)
+        #expect(f.rt.tools.breaker(for: "t.flaky")?.currentState == .open)
+        let events = f.events(r)
+        #expect(checkPairs(events).count == 12)
+        let last = try #require(checkPairs(events).last)
+        #expect(CoreTestKit.data(last.completed)["error"]?["code"] == "circuit_open")
+        let changes = CoreTestKit.events(f.rt, user: "alice").filter { $0.kind == .circuitStateChanged }
+        #expect(changes.count == 1)
+        #expect(changes.first.flatMap { CoreTestKit.data($0)["key"] } == "tool:t.flaky")
+        // Other tools are unaffected.
+        _ = await f.call("t.add", "{\"a\":1,\"b\":2}")
+        #expect(f.statuses.all.last == .ok)
+    }
+
+    @Test("a tool can call another tool (nested), and nesting depth is bounded", .timeLimit(.minutes(1)))
+    func nestedTools() async throws {
+        let f = try ToolFixture { $0.maxToolDepth = 5 }
+        try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "outer", inputSchema: ["type": "object"], kind: .host),
+                                implementation: ClosureTool { call, _ in
+            let (status, result) = call.callTool("t.add", argumentsJSON: "{\"a\":20,\"b\":22}")
+            guard status == .ok, let result else { return .toolError("inner failed: \(status.name)") }
+            return .result("{\"inner\":\(result.content)}")
+        })
+        let depthSeen = Recorder<Int>()
+        let innermost = Box<HostStatus>()
+        try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "recurse", inputSchema: ["type": "object"], kind: .host),
+                                implementation: ClosureTool { call, _ in
+            depthSeen.append(call.context.depth)
+            let (status, result) = call.callTool("t.recurse", argumentsJSON: "{}")
+            if status != .ok { innermost.value = status; return .result("0") }
+            return .result(String(Int(result!.content)! + 1))
+        })
+        let r = await f.call("t.outer", "{}")
+        #expect(r.isSuccess)
+        #expect(f.statuses.all == [.ok])
+        #expect(f.results.all == [ToolCallResult(isError: false, content: "{\"inner\":42}")])
+        #expect(f.addCalls.load(ordering: .relaxed) == 1)
+        let events = f.events(r)
+        #expect(checkPairs(events).count == 2)
+        #expect(events.filter { $0.kind == .toolExecuting }.compactMap { CoreTestKit.data($0)["tool"]?.stringValue } == ["t.outer", "t.add"])
+
+        let deep = await f.call("t.recurse", "{}")
+        #expect(deep.isSuccess)
+        #expect(depthSeen.all == [1, 2, 3, 4, 5])
+        #expect(innermost.value == .invalidContext)
+        #expect(f.results.all.last == ToolCallResult(isError: false, content: "4"))
+    }
+
+    @Test("a tool still running when its run is abandoned gets its tool_completed before the terminal event",
+          .timeLimit(.minutes(1)))
+    func abandonedDuringTool() async throws {
+        let f = try ToolFixture { $0.grace = .milliseconds(50) }
+        let returned = Shared<Bool>(false)
+        try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "hang", inputSchema: ["type": "object"], kind: .host),
+                                implementation: ClosureTool { _, _ in
+            CoreTestKit.sleep(ms: 400)  // ignores cancellation
+            returned.store(true, ordering: .releasing)
+            return .result("1")
+        })
+        let r = await f.call("t.hang", "{}", timeout: .milliseconds(100))
+        #expect(r.error?.code == .timeout)
+        #expect(!returned.load(ordering: .acquiring))
+        #expect(await CoreTestKit.eventually { returned.load(ordering: .acquiring) && f.rt.stats(plugin: "t", agent: "caller")?.zombies == 0 })
+        let events = f.events(r)
+        #expect(events.map(\.kind) == [.agentStarted, .toolExecuting, .toolCompleted, .agentFailed])
+        let pair = try #require(checkPairs(events).first)
+        #expect(CoreTestKit.data(pair.completed)["is_error"] == true)
+    }
+
+    @Test("a cooperative tool cut short by its caller's deadline keeps its handle during the grace period",
+          .timeLimit(.minutes(1)))
+    func toolGraceOnParentDeadline() async throws {
+        let f = try ToolFixture { $0.grace = .seconds(2) }
+        let afterCancel = Box<HostStatus>()
+        try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "coop", inputSchema: ["type": "object"], kind: .host),
+                                implementation: ClosureTool { call, _ in
+            while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
+            CoreTestKit.sleep(ms: 30)  // tidying up, well within the grace period
+            afterCancel.value = call.heartbeat(details: "cleaning up")
+            return .result("1")
+        })
+        _ = await f.call("t.coop", "{}", timeout: .milliseconds(100))
+        #expect(f.statuses.all == [.timeout])
+        #expect(afterCancel.value == .cancelled, "the tool's handle went stale at the deadline instead of after the grace period")
+    }
+
+    @Test("host tool calls through the runtime")
+    func hostCall() throws {
+        let f = try ToolFixture()
+        let ok = f.rt.callTool(userID: "alice", name: "t.add", argumentsJSON: "{\"a\":3,\"b\":4}")
+        #expect(try ok.get() == ToolCallResult(isError: false, content: "7"))
+        let missing = f.rt.callTool(userID: "alice", name: "t.missing", argumentsJSON: "{}")
+        guard case .failure(let e) = missing else { Issue.record("unknown tool succeeded"); return }
+        #expect(e.code == .notFound)
+        #expect(e.message.contains("t.missing"))
+        let bad = f.rt.callTool(userID: "null", name: "t.add", argumentsJSON: "{}")
+        guard case .failure(let e2) = bad else { Issue.record("placeholder user accepted"); return }
+        #expect(e2.code == .invalidContext)
+    }
+
+    @Test("tool registration checks names, schemas and duplicates")
+    func registration() throws {
+        let f = try ToolFixture()
+        let impl = ClosureTool { _, _ in .result("1") }
+        #expect(throws: AgentRTError.self) {
+            try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "add", inputSchema: ["type": "object"], kind: .host), implementation: impl)
+        }
+        #expect(throws: AgentRTError.self) {
+            try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "bad name", inputSchema: ["type": "object"], kind: .host), implementation: impl)
+        }
+        #expect(throws: AgentRTError.self) {
+            try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "s", inputSchema: ["type": 3], kind: .host), implementation: impl)
+        }
+    }
+}
