@@ -31,11 +31,16 @@ public func agentrt_subscribe(_ rt: OpaquePointer?, _ user: UnsafePointer<CChar>
                 }
             }
         }
-        let id = e.lock.withLock { () -> UInt64 in
+        let id = e.lock.withLock { () -> UInt64? in
+            if e.closed { return nil }
             let id = e.nextSubscription
             e.nextSubscription += 1
             e.subscriptions[id] = sub
             return id
+        }
+        guard let id else {
+            sub.cancel()   // the runtime was freed while this call ran
+            return .staleHandle
         }
         out.pointee = id
         return .ok

@@ -6,7 +6,7 @@ private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CCh
                      _ input: UnsafePointer<CChar>?, _ options: UnsafePointer<agentrt_run_options>?)
     -> Result<RunRequest, AgentRTError> {
     guard let p = swiftString(plugin), let a = swiftString(agent) else {
-        return .failure(AgentRTError(.notFound, "plugin and agent must be non-NULL UTF-8 strings"))
+        return .failure(AgentRTError(.badArguments, "plugin and agent must be non-NULL UTF-8 strings"))
     }
     guard let u = swiftString(user) else { return .failure(AgentRTError(.invalidContext, "user_id is NULL or not UTF-8")) }
     let i = input == nil ? "{}" : (swiftString(input) ?? "")
@@ -52,7 +52,7 @@ public func agentrt_run(_ rt: OpaquePointer?, _ plugin: UnsafePointer<CChar>?, _
     store(nil, outResult)
     store(nil, outError)
     store(nil, outRunID)
-    return withRuntime(rt) { e in
+    return withRuntime(rt, outError: outError) { e in
         switch request(plugin, agent, user, input, options) {
         case .failure(let err):
             store(err.message, outError)

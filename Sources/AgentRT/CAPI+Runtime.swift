@@ -60,11 +60,13 @@ public func agentrt_runtime_free(_ rt: OpaquePointer?) -> Int32 {
     withRuntime(rt) { _ in
         guard let e = RuntimeHandles.remove(rt) else { return .staleHandle }
         let subs = e.lock.withLock { () -> [CallbackSubscription] in
+            e.closed = true   // a racing agentrt_subscribe sees this and undoes itself
             defer { e.subscriptions.removeAll() }
             return Array(e.subscriptions.values)
         }
         for s in subs { s.cancel() }
         e.runtime.removeAllUsers(reason: "the runtime was freed")
+        e.runtime.shutdown()
         return .ok
     }
 }
@@ -75,7 +77,7 @@ public func agentrt_load_plugin(_ rt: OpaquePointer?, _ path: UnsafePointer<CCha
                                 _ outError: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     store(nil, outName)
     store(nil, outError)
-    return withRuntime(rt) { e in
+    return withRuntime(rt, outError: outError) { e in
         guard let p = swiftString(path) else { store("path is NULL or not UTF-8", outError); return .invalidArgument }
         let cfg = config == nil ? "{}" : swiftString(config)
         guard let cfg, JSONValue.isValid(cfg) else { store("config_json is not valid JSON", outError); return .invalidArgument }

@@ -8,7 +8,7 @@ public func agentrt_register_native_tool(_ rt: OpaquePointer?, _ name: UnsafePoi
                                          _ function: agentrt_native_fn?, _ userData: UnsafeMutableRawPointer?,
                                          _ outError: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     store(nil, outError)
-    return withRuntime(rt) { e in
+    return withRuntime(rt, outError: outError) { e in
         guard let n = swiftString(name), let p = swiftString(prototype), let function else {
             store("name, prototype and function must be non-NULL", outError)
             return .invalidArgument
@@ -31,7 +31,7 @@ public func agentrt_register_json_tool(_ rt: OpaquePointer?, _ name: UnsafePoint
                                        _ function: agentrt_tool_fn?, _ userData: UnsafeMutableRawPointer?,
                                        _ outError: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     store(nil, outError)
-    return withRuntime(rt) { e in
+    return withRuntime(rt, outError: outError) { e in
         guard let n = swiftString(name), let function else {
             store("name and function must be non-NULL", outError)
             return .invalidArgument

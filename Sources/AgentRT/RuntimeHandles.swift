@@ -12,6 +12,7 @@ final class EmbeddedRuntime: @unchecked Sendable {
     // Guarded by `lock`.
     var subscriptions: [UInt64: CallbackSubscription] = [:]
     var nextSubscription: UInt64 = 1
+    var closed = false
 
     init(runtime: Runtime) { self.runtime = runtime }
 }
@@ -51,13 +52,21 @@ enum RuntimeHandles {
     }
 }
 
-/// Resolves a runtime handle or returns the misuse status.
-func withRuntime(_ p: OpaquePointer?, _ body: (EmbeddedRuntime) -> HostStatus) -> agentrt_status {
-    if p == nil { return HostStatus.invalidArgument.rawValue }
+/// Resolves a runtime handle or returns the misuse status (with a message in `outError`).
+func withRuntime(_ p: OpaquePointer?, outError: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil,
+                 _ body: (EmbeddedRuntime) -> HostStatus) -> agentrt_status {
+    if p == nil {
+        store("the runtime is NULL", outError)
+        return HostStatus.invalidArgument.rawValue
+    }
     switch RuntimeHandles.lookup(p) {
     case .live(let rt): return body(rt).rawValue
-    case .stale: return HostStatus.staleHandle.rawValue
-    case .invalid: return HostStatus.invalidHandle.rawValue
+    case .stale:
+        store("the runtime was already freed with agentrt_runtime_free", outError)
+        return HostStatus.staleHandle.rawValue
+    case .invalid:
+        store("not a runtime handle returned by agentrt_runtime_new", outError)
+        return HostStatus.invalidHandle.rawValue
     }
 }
 

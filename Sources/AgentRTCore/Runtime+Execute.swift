@@ -82,7 +82,7 @@ extension Runtime {
     @discardableResult
     public func cancel(runID: String, reason: String = "cancelled by the caller") -> Bool {
         for u in users.all {
-            if let call = u.lock.withLock({ u.inFlight[runID] }) {
+            if let call = u.lock.withLock({ u.inFlight[runID] }), call.isRunning {
                 cancel(call, reason: reason)
                 return true
             }
@@ -125,8 +125,15 @@ extension Runtime {
             if case .failure(let p) = first { return p.prepared }
             fatalError("unreachable")
         }
-        guard await acquire(user.admission) else { return overloaded(ctx, entry, user, started, perUser: true) }
-        guard await acquire(global) else { user.admission.release(); return overloaded(ctx, entry, user, started, perUser: false) }
+        guard await acquire(user.admission) else {
+            if Task.isCancelled { return cancelledWhileWaiting(ctx, entry, user, started) }
+            return overloaded(ctx, entry, user, started, perUser: true)
+        }
+        guard await acquire(global) else {
+            user.admission.release()
+            if Task.isCancelled { return cancelledWhileWaiting(ctx, entry, user, started) }
+            return overloaded(ctx, entry, user, started, perUser: false)
+        }
         return afterAdmission(r, ctx, entry, user, started)
     }
 
@@ -146,10 +153,17 @@ extension Runtime {
 
     private func checkBeforeAdmission(_ r: RunRequest, started: UInt64)
         -> Result<(UserExecutionContext, AgentEntry, UserState), PreparedBox> {
+        if isShutDown.load(ordering: .acquiring) {
+            return .failure(PreparedBox(prepared: refusal(AgentRTError(.cancelled, "the runtime was shut down"), started, stats: [])))
+        }
         guard let entry = entry(r.plugin, r.agent) else {
             let known = agentDescriptors.map(\.qualifiedName).joined(separator: ", ")
             return .failure(PreparedBox(prepared: refusal(AgentRTError(.notFound,
                 "no agent \(r.plugin).\(r.agent) is loaded (loaded: \(known.isEmpty ? "none" : known))"), started, stats: [])))
+        }
+        guard JSONValue.isValid(r.input) else {
+            return .failure(PreparedBox(prepared: refusal(AgentRTError(.badArguments,
+                "the input of \(r.plugin).\(r.agent) is not valid JSON"), started, stats: [entry.stats])))
         }
         let timeout = r.timeout ?? entry.descriptor.defaultTimeout ?? configuration.defaultTimeout
         let ctx: UserExecutionContext
@@ -170,6 +184,12 @@ extension Runtime {
         return .success((ctx, entry, user))
     }
 
+    private func cancelledWhileWaiting(_ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
+                                       _ started: UInt64) -> Prepared {
+        refusal(AgentRTError(.cancelled, "the call was cancelled while it waited for admission", runID: ctx.runID),
+                started, stats: [entry.stats, user.stats])
+    }
+
     private func overloaded(_ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState, _ started: UInt64,
                             perUser: Bool) -> Prepared {
         let msg = perUser
@@ -181,7 +201,17 @@ extension Runtime {
     private func afterAdmission(_ r: RunRequest, _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
                                 _ started: UInt64) -> Prepared {
         let d = entry.descriptor
-        let breaker = self.breaker(for: breakerKey(plugin: d.plugin, agent: d.name, user: ctx.userID))
+        let breaker: CircuitBreaker
+        if configuration.breakerPerUser {
+            breaker = self.breaker(for: breakerKey(plugin: d.plugin, agent: d.name, user: ctx.userID))
+        } else {
+            breaker = entry.cachedBreaker.withLock { cached in
+                if let cached { return cached }
+                let b = self.breaker(for: breakerKey(plugin: d.plugin, agent: d.name, user: nil))
+                cached = b
+                return b
+            }
+        }
         let (permit, retryAt, transitions) = breaker.acquire()
         publish(transitions, userID: ctx.userID)
         guard let permit else {
@@ -193,7 +223,7 @@ extension Runtime {
             return refusal(e, started, stats: [entry.stats, user.stats])
         }
         let call = AgentCall(runtime: self, context: ctx, plugin: d.plugin, name: d.name, parent: nil,
-                             stream: events.stream(for: ctx.userID), input: r.input,
+                             stream: user.stream(in: events), input: r.input,
                              heartbeatTimeout: min(r.heartbeatTimeout ?? configuration.defaultHeartbeatTimeout,
                                                    r.timeout ?? d.defaultTimeout ?? configuration.defaultTimeout),
                              grace: configuration.grace)
@@ -209,9 +239,23 @@ extension Runtime {
     /// Publishes `agent_started`, arms the watchdog and hands the call to a worker.
     func start(_ call: AgentCall) {
         let user = call.userState!
-        user.lock.withLock {
+        let userRemoved = user.lock.withLock { () -> Bool in
+            if user.removed { return true }
             user.inFlight[call.runID] = call
             user.lastUsedNanos = call.startNanos
+            return false
+        }
+        if userRemoved {
+            // The user was removed (cleanup, expiry) while this call waited: it must not open
+            // instances in the discarded state, so it ends cancelled before any plugin code runs.
+            call.codeReturned.store(true, ordering: .releasing)
+            _ = call.released.exchange(true, ordering: .acquiringAndReleasing)
+            call.userPermit?.release()
+            call.globalPermit?.release()
+            call.context.end()
+            call.complete(.failure(AgentRTError(.cancelled, "the sessions of user \(user.userID) were removed before the call started",
+                                                runID: call.runID)), abandoned: false)
+            return
         }
         call.entry!.stats.inFlight.add(1, ordering: .relaxed)
         user.stats.inFlight.add(1, ordering: .relaxed)
@@ -226,7 +270,7 @@ extension Runtime {
 
     /// A short, valid JSON summary of an input (long inputs are not copied into every event).
     static func summary(of input: String) -> String {
-        if input.utf8.count <= 1024, JSONValue.isValid(input) { return input }
+        if input.utf8.count <= 1024 { return input }  // validated in prepare
         var w = JSONObjectWriter()
         w.int("bytes", Int64(input.utf8.count))
         w.bool("truncated", true)

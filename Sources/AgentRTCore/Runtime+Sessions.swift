@@ -70,6 +70,8 @@ extension Runtime {
             watchdog.schedule(c, at: MonotonicTime.nanos() &+ c.graceNanos)
         }
         close(slots)
+        // Events of running calls still reach subscribers; an unwatched stream goes with its user.
+        if calls.isEmpty { events.dropStream(for: user.userID) }
     }
 
     private func close(_ slots: [InstanceSlot]) {

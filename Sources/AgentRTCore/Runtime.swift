@@ -3,12 +3,19 @@ import Synchronization
 import Glibc
 #endif
 
+struct AgentKey: Hashable {
+    let plugin: String
+    let name: String
+}
+
 /// A registered agent and its per-agent guard state.
 final class AgentEntry: @unchecked Sendable {
     let descriptor: AgentDescriptor
     let implementation: any AgentImplementation
     let stats = CallStats()
     let shared: AgentInstance
+    /// The agent's breaker once created (per-agent breakers only), to skip the map on each call.
+    let cachedBreaker = Locked<CircuitBreaker?>(nil)
 
     init(descriptor: AgentDescriptor, implementation: any AgentImplementation) {
         self.descriptor = descriptor
@@ -66,6 +73,7 @@ public final class Runtime: @unchecked Sendable {
     private let lock = Lock()
     // Guarded by `lock`.
     private var agents: [String: AgentEntry] = [:]
+    private var agentsByPair: [AgentKey: AgentEntry] = [:]
     private var breakers: [String: CircuitBreaker] = [:]
     private var transitionListeners: [@Sendable (CircuitBreaker.Transition) -> Void] = []
     /// Called for every log line (defaults to stderr).
@@ -83,7 +91,20 @@ public final class Runtime: @unchecked Sendable {
         tools.runtime = self
     }
 
-    deinit {
+    deinit { shutdown() }
+
+    /// Set once `shutdown()` ran: new calls are refused with `cancelled`.
+    let isShutDown = Atomic<Bool>(false)
+
+    /// Stops the runtime: running calls are cancelled (and abandoned after the grace period),
+    /// new calls are refused, the watchdog and idle workers stop. Idempotent; plugins stay mapped.
+    public func shutdown() {
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        for u in users.all {
+            for c in u.lock.withLock({ Array(u.inFlight.values) }) {
+                c.context.cancel(.shutdown(reason: "the runtime shut down"))
+            }
+        }
         watchdog.stop()
         pool.shutdown()
     }
@@ -98,7 +119,9 @@ public final class Runtime: @unchecked Sendable {
             if agents[agent.qualifiedName] != nil {
                 throw AgentRTError(.internal, "an agent named \(agent.qualifiedName) is already registered")
             }
-            agents[agent.qualifiedName] = AgentEntry(descriptor: agent, implementation: implementation)
+            let e = AgentEntry(descriptor: agent, implementation: implementation)
+            agents[agent.qualifiedName] = e
+            agentsByPair[AgentKey(plugin: agent.plugin, name: agent.name)] = e
         }
     }
 
@@ -107,7 +130,14 @@ public final class Runtime: @unchecked Sendable {
         lock.withLock { agents.values.map(\.descriptor) }.sorted { $0.qualifiedName < $1.qualifiedName }
     }
 
-    func entry(_ plugin: String, _ name: String) -> AgentEntry? { lock.withLock { agents["\(plugin).\(name)"] } }
+    func entry(_ plugin: String, _ name: String) -> AgentEntry? {
+        let key = AgentKey(plugin: plugin, name: name)
+        return lock.withLock { agentsByPair[key] }
+    }
+
+    /// Callers currently spinning for an outcome (at most one spins; the rest park at once, so
+    /// spinning never starves the workers of a small machine).
+    let spinningCallers = Atomic<Int>(0)
 
     /// Observes every circuit-breaker transition (published once each, in order, outside locks).
     public func onBreakerTransition(_ body: @escaping @Sendable (CircuitBreaker.Transition) -> Void) {

@@ -106,9 +106,13 @@ struct RunCommand: AsyncParsableCommand {
                 if e.kind.isTerminal { terminalsSeen += 1; break }
             }
             if !expectsTerminal, let e = result.error {
+                // Events published since the last terminal event (e.g. the breaker opening) first.
+                while let ev = subscription.poll() { print(pretty ? Pretty.render(ev) : ev.json) }
                 print(pretty ? "✗ refused  \(e.code.rawValue): \(e.message)" : refusalJSON(e, runID: result.runID))
             }
         }
+        // Events published after the last terminal event (a breaker transition) are shown too.
+        while let e = subscription.poll() { print(pretty ? Pretty.render(e) : e.json) }
         subscription.cancel()
         if stats { print(runtime.statsJSON().prettyPrinted()) }
         if let e = lastError {

@@ -135,6 +135,20 @@ struct CircuitBreakerTests {
         }
     }
 
+    @Test("HALF_OPEN admits the configured number of probes in total, then decides")
+    func halfOpenProbeBudget() throws {
+        let (b, clock) = makeBreaker { $0.halfOpenProbes = 2 }
+        _ = trip(b, clock)
+        clock.advance(by: .seconds(30))
+        let p1 = try #require(b.acquire().permit)
+        let p2 = try #require(b.acquire().permit)
+        #expect(b.acquire().permit == nil)
+        #expect(b.record(p1, outcome: .success, duration: .zero).isEmpty)
+        // One probe reported, one still out: the budget of two is spent, so no third probe.
+        #expect(b.acquire().permit == nil, "a third probe was admitted while HALF_OPEN allows 2")
+        #expect(b.record(p2, outcome: .success, duration: .zero).map(\.to) == [.closed])
+    }
+
     @Test("a hung probe loses its lease after one wait, and its late outcome changes nothing")
     func hungProbeLease() throws {
         let (b, clock) = makeBreaker()

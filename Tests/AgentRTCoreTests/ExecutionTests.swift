@@ -258,19 +258,28 @@ struct ExecutionTests {
         let rt = CoreTestKit.runtime { $0.perUserLimit = 1; $0.grace = .milliseconds(100) }
         let returned = Shared<Bool>(false)
         let lateStatuses = Recorder<HostStatus>()
+        // Stuck like an agent in sleep(): it ignores cancellation and returns only when the test
+        // lets it (at most 5 s), so the checks below never race its return.
+        let stuck = TestGate()
         try CoreTestKit.agent(rt, "stuck") { call, _ in
-            CoreTestKit.sleep(ms: 600)   // ignores cancellation
+            stuck.wait(max: .seconds(5))
             lateStatuses.append(call.setResult("\"late\""))
             lateStatuses.append(call.emit(type: "late", data: "{}"))
             returned.store(true, ordering: .releasing)
             return .ok
         }
         try CoreTestKit.agent(rt, "ok") { call, _ in call.setResult("1") }
-        let r = await rt.run(RunRequest(plugin: "t", agent: "stuck", userID: "alice", timeout: .milliseconds(100)))
+        // The completion runs when the runtime gives up on the call: record whether the agent had returned then.
+        let done = Recorder<(RunResult, Bool)>()
+        rt.runDetached(RunRequest(plugin: "t", agent: "stuck", userID: "alice", timeout: .milliseconds(100))) {
+            done.append(($0, returned.load(ordering: .acquiring)))
+        }
+        #expect(await CoreTestKit.eventually(.seconds(3)) { done.count == 1 })
+        let (r, agentHadReturned) = try #require(done.all.first)
         #expect(r.error?.code == .timeout)
         #expect(r.error?.message.contains("abandoned") == true)
         #expect(r.duration >= .milliseconds(190))
-        #expect(!returned.load(ordering: .acquiring), "the caller waited for the stuck agent")
+        #expect(!agentHadReturned, "the caller waited for the stuck agent")
         // A zombie now: it keeps Alice's only permit.
         #expect(await CoreTestKit.eventually { rt.stats(plugin: "t", agent: "stuck")?.zombies == 1 })
         #expect(rt.stats(user: "alice")?.zombies == 1)
@@ -278,6 +287,7 @@ struct ExecutionTests {
         #expect(await rt.run(RunRequest(plugin: "t", agent: "ok", userID: "alice")).error?.code == .overloaded)
         // Other users are not affected.
         #expect(await rt.run(RunRequest(plugin: "t", agent: "ok", userID: "bob")).isSuccess)
+        stuck.release()
         // When it really returns, the zombie drains and the permit comes back; its result is discarded.
         #expect(await CoreTestKit.eventually(.seconds(3)) { rt.stats(plugin: "t", agent: "stuck")?.zombies == 0 })
         #expect(await CoreTestKit.eventually { rt.users.existing("alice")?.admission.held == 0 })

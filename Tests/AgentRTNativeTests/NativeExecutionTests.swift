@@ -326,7 +326,9 @@ struct NativeExecutionTests {
         #expect(statuses.count == hostFunctionNames.count)
         #expect(statuses.allSatisfy { $0 == stale }, "\(statusNames(statuses))")
 
-        // Forged handles: never issued by the runtime.
+        // Forged handles: never issued by the runtime. (A uniformly random 64-bit value almost
+        // never has slot bits in range; the random ones keep them out of range on purpose so the
+        // check is deterministic. Guessing in-range values is guessedHandles' subject.)
         var forged: [UInt64] = [0x12345, 0xFFFF_FFFF_0000_0000, 0x9E37_79B9_7F4A_7C15, .max]
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<4 { forged.append(UInt64.random(in: 1 ... .max, using: &rng) | (0x3FF_FFFF << 6)) }
@@ -342,7 +344,8 @@ struct NativeExecutionTests {
             #expect(s == (name == "log" ? HostStatus.ok.rawValue : invalidArgument), "\(name) with NULL: \(s)")
         }
 
-        // NULL out pointers and malformed views on a live handle.
+        // NULL out pointers and malformed views on a live handle. (metadata with an absent key and
+        // a NULL out pointer must still say INVALID_ARGUMENT: the out pointer is checked first.)
         let outs = await runtime.run(request("exec_handles", "null_outs", user: "erin", metadata: ["k": "v"]))
         #expect(outs.isSuccess, "outcome: \(outs.outcome)")
         let o = try #require(execJSON(outs.resultJSON)?.objectValue)
@@ -407,8 +410,9 @@ struct NativeExecutionTests {
         let bobLog = EventLog(runtime, user: "bob-x")
         defer { aliceLog.cancel(); bobLog.cancel() }
 
+        let previous = stored(3)
         async let aliceRun = runtime.run(request("exec_handles", "hold", user: "alice-x", input: #"{"slot":3}"#))
-        let stored3 = await eventually { stored(3) != nil }
+        let stored3 = await eventually { stored(3) != nil && stored(3) != previous }
         try #require(stored3, "alice's agent never stored its handle")
         // Bob's call runs while alice's is still running; it releases alice and waits until her
         // handle turns stale before it tries to emit on it.
@@ -450,8 +454,9 @@ struct NativeExecutionTests {
         defer { victimLog.cancel() }
 
         // The victim's call stays live while the guesser runs.
+        let previous = stored(6)
         async let victimRun = runtime.run(request("exec_handles", "hold", user: "victim-user", input: #"{"slot":6}"#))
-        let live = await eventually { stored(6) != nil }
+        let live = await eventually { stored(6) != nil && stored(6) != previous }
         try #require(live, "the victim's agent never started")
         let scan = await runtime.run(request("exec_handles", "forge_scan", user: "guessing-user"))
         release(6)
@@ -622,7 +627,19 @@ struct NativeExecutionTests {
         let path = try #require(BuildProducts.swiftPlannerPlugin,
                                 "libSwiftPlannerPlugin.so not found next to the test bundle; run `swift build` first (\(BuildProducts.searched))")
         let runtime = makeExecRuntime()
-        let plugin = try runtime.load(path: path)
+        let plugin: NativePlugin
+        do { plugin = try runtime.load(path: path) } catch {
+            // Under --sanitize=thread SwiftPM instruments the plugin with TSan entry points (e.g.
+            // __tsan_external_write) that the TSan-linked test executable does not export, so
+            // dlopen refuses it: a toolchain limitation, not a runtime bug. Plain builds test it.
+            if error.message.contains("undefined symbol: __tsan_"), runningUnderThreadSanitizer {
+                withKnownIssue("TSan-instrumented Swift plugin cannot be dlopened into the TSan test executable") {
+                    throw error
+                }
+                return
+            }
+            throw error
+        }
         #expect(plugin.name == "swiftplanner")
         let log = EventLog(runtime, user: "kim")
         defer { log.cancel() }
@@ -690,6 +707,9 @@ struct NativeExecutionTests {
         #expect(report["active_users"]?.int64Value == Int64(users.count))
     }
 }
+
+/// True when this process runs under ThreadSanitizer.
+private var runningUnderThreadSanitizer: Bool { dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil }
 
 private func isStale(_ lookup: HandleTable.Lookup) -> Bool {
     if case .stale = lookup { true } else { false }

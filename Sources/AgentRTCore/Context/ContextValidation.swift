@@ -9,15 +9,36 @@ public enum ContextValidation {
     /// Returns why `value` is not an acceptable id for `field`, or nil when it is.
     public static func problem(with value: String, field: String) -> String? {
         if value.isEmpty { return "\(field) is empty" }
-        let bytes = value.utf8.count
-        if bytes > maxIDBytes { return "\(field) is \(bytes) bytes long (at most \(maxIDBytes))" }
-        for s in value.unicodeScalars where s.properties.generalCategory == .control {
-            return "\(field) contains the control character U+\(String(s.value, radix: 16, uppercase: true))"
+        var v = value
+        // One pass over the UTF-8 bytes (this runs for every call): control characters are
+        // C0 (0x00-0x1F), DEL, and C1 (U+0080-U+009F, encoded 0xC2 0x80-0x9F).
+        let scan: (bytes: Int, control: UInt32?, first: Int, last: Int) = v.withUTF8 { b in
+            var control: UInt32? = nil
+            var first = -1, last = -1
+            var i = 0
+            while i < b.count {
+                let c = b[i]
+                if c < 0x20 || c == 0x7F { control = UInt32(c); break }
+                if c == 0xC2, i + 1 < b.count, b[i + 1] >= 0x80, b[i + 1] <= 0x9F { control = UInt32(b[i + 1]); break }
+                if c != 0x20 && c != 0x09 {
+                    if first < 0 { first = i }
+                    last = i
+                }
+                i += 1
+            }
+            return (b.count, control, first, last)
         }
-        let trimmed = value.trimmingASCIIWhitespace().lowercased()
-        if trimmed.isEmpty { return "\(field) is only whitespace" }
-        if placeholders.contains(trimmed) {
-            return "\(field) is the placeholder value \"\(value)\"; pass the real id"
+        if scan.bytes > maxIDBytes { return "\(field) is \(scan.bytes) bytes long (at most \(maxIDBytes))" }
+        if let c = scan.control {
+            return "\(field) contains the control character U+\(String(c, radix: 16, uppercase: true))"
+        }
+        if scan.first < 0 { return "\(field) is only whitespace" }
+        // Placeholders are at most 11 bytes once trimmed; only short ids need the lowercase copy.
+        if scan.last - scan.first < 11 {
+            let trimmed = value.trimmingASCIIWhitespace().lowercased()
+            if placeholders.contains(trimmed) {
+                return "\(field) is the placeholder value \"\(value)\"; pass the real id"
+            }
         }
         return nil
     }

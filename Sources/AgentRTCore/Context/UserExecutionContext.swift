@@ -80,16 +80,21 @@ public final class UserExecutionContext: @unchecked Sendable {
     /// A child of a cancelled context starts cancelled with the same cause.
     public func child(runID: String? = nil, timeout: Duration? = nil,
                       now: UInt64 = MonotonicTime.nanos()) throws(AgentRTError) -> UserExecutionContext {
+        if let runID { try ContextValidation.check(runID, field: "run_id") }
+        return try child(trustedRunID: runID ?? RunID.next(), timeout: timeout, now: now)
+    }
+
+    /// A child whose run id the runtime generated itself (no validation needed).
+    func child(trustedRunID runID: String, timeout: Duration?, now: UInt64) throws(AgentRTError) -> UserExecutionContext {
         guard depth + 1 <= Self.maxDepth else {
             throw AgentRTError(.invalidContext, "context nesting exceeds \(Self.maxDepth) levels (runaway recursion?)", runID: self.runID)
         }
-        if let runID { try ContextValidation.check(runID, field: "run_id") }
         var deadline = deadlineNanos
         if let timeout {
             let own = now &+ timeout.nanoseconds
             deadline = deadline.map { min($0, own) } ?? own
         }
-        let c = UserExecutionContext(userID: userID, sessionID: sessionID, runID: runID ?? RunID.next(),
+        let c = UserExecutionContext(userID: userID, sessionID: sessionID, runID: runID,
                                      requestID: requestID, connectionID: connectionID, metadata: metadata,
                                      deadline: deadline, parent: self, now: now)
         let inherited: CancellationCause? = lock.withLock {

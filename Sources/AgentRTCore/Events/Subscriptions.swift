@@ -107,7 +107,8 @@ public final class CallbackSubscription: StreamWaker, @unchecked Sendable {
     private let cond = ConditionVariable()
     // Guarded by `lock`.
     private var cursor: UInt64
-    private var signalled = false
+    // Starts signalled: events already retained after `afterSeq` are replayed at once.
+    private var signalled = true
     private var closed = false
     private var finished = false
     private var thread: NativeThread?
@@ -131,7 +132,9 @@ public final class CallbackSubscription: StreamWaker, @unchecked Sendable {
         stream.unregister(self)
         lock.withLock { closed = true }
         cond.broadcast()
-        if let t = thread, !t.isCurrent { t.join() }
+        guard let t = thread else { return }
+        // From inside the callback the thread cannot wait for itself: it ends on its own.
+        if t.isCurrent { t.detach() } else { t.join() }
     }
 
     private func loop() {

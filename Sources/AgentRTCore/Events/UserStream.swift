@@ -9,7 +9,8 @@ public final class UserStream: @unchecked Sendable {
     private var ring: [Event] = []
     private var head = 0                // index of the oldest event once the ring is full
     private var nextSeq: UInt64 = 1
-    private var wakers: [ObjectIdentifier: any StreamWaker] = [:]
+    // Weak: a subscription dropped without cancel() is released and pruned, never leaked.
+    private var wakers: [ObjectIdentifier: WeakWaker] = [:]
 
     init(userID: String, capacity: Int) {
         self.userID = userID
@@ -32,7 +33,15 @@ public final class UserStream: @unchecked Sendable {
                 ring[head] = e
                 head = (head + 1) % capacity
             }
-            return (e.seq, wakers.isEmpty ? [] : Array(wakers.values))
+            if wakers.isEmpty { return (e.seq, []) }
+            var live: [any StreamWaker] = []
+            live.reserveCapacity(wakers.count)
+            var dead: [ObjectIdentifier] = []
+            for (id, w) in wakers {
+                if let waker = w.waker { live.append(waker) } else { dead.append(id) }
+            }
+            for id in dead { wakers.removeValue(forKey: id) }
+            return (e.seq, live)
         }
         for w in toWake { w.wake() }
         return seq
@@ -63,7 +72,7 @@ public final class UserStream: @unchecked Sendable {
     }
 
     func register(_ waker: any StreamWaker) -> UInt64 {
-        lock.withLock { wakers[ObjectIdentifier(waker)] = waker; return nextSeq }
+        lock.withLock { wakers[ObjectIdentifier(waker)] = WeakWaker(waker: waker); return nextSeq }
     }
 
     func unregister(_ waker: any StreamWaker) {
@@ -71,7 +80,11 @@ public final class UserStream: @unchecked Sendable {
     }
 
     /// Number of live subscribers.
-    public var subscriberCount: Int { lock.withLock { wakers.count } }
+    public var subscriberCount: Int { lock.withLock { wakers.values.filter { $0.waker != nil }.count } }
+}
+
+struct WeakWaker {
+    weak var waker: (any StreamWaker)?
 }
 
 /// Something that waits for a stream to grow.
@@ -116,6 +129,18 @@ public final class EventBus: @unchecked Sendable {
     public func subscribe(userID: String, afterSeq: UInt64? = nil,
                           _ deliver: @escaping @Sendable (Event) -> Void) -> CallbackSubscription {
         CallbackSubscription(stream: stream(for: userID), after: afterSeq, deliver: deliver)
+    }
+
+    /// Drops `userID`'s stream if nobody subscribes to it (its user was removed). A later event
+    /// for the user starts a new stream.
+    @discardableResult
+    public func dropStream(for userID: String) -> Bool {
+        let shard = shards[Int(UInt(bitPattern: userID.hashValue) % UInt(shards.count))]
+        return shard.withLock { map in
+            guard let s = map[userID], s.subscriberCount == 0 else { return false }
+            map.removeValue(forKey: userID)
+            return true
+        }
     }
 
     /// Number of users with a stream.

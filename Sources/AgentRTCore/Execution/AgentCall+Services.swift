@@ -137,6 +137,9 @@ extension AgentCall {
 }
 
 extension AgentCall {
+    /// The runtime's counters of late (discarded) activity.
+    public var counters: RuntimeCounters { runtime.counters }
+
     /// The result, the reason a result was refused, and the error message, as set so far.
     public var resultState: (result: String?, refusal: String?, errorMessage: String?) {
         lock.withLock { (result, resultRefusal, errorMessage) }

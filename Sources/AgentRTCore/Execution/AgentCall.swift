@@ -205,10 +205,13 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
 
     /// Waits for the outcome on a host thread: spins briefly, then parks.
     func waitBlocking() -> RunResult {
-        var spins = 0
-        while !done.load(ordering: .acquiring) && spins < runtime.configuration.callerSpinIterations {
-            spinPause()
-            spins += 1
+        if runtime.spinningCallers.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+            var spins = 0
+            while !done.load(ordering: .acquiring) && spins < runtime.configuration.callerSpinIterations {
+                spinPause()
+                spins += 1
+            }
+            runtime.spinningCallers.store(0, ordering: .releasing)
         }
         return lock.withLock {
             if let r = finalResult { return r }

@@ -49,32 +49,39 @@ final class Watchdog: @unchecked Sendable {
 
     var count: Int { lock.withLock { heap.count } }
 
+    /// Stops the thread. Safe from any thread, including the watchdog's own (a runtime whose last
+    /// reference drops there), where it does not wait for itself.
     func stop() {
         lock.withLock { stopped = true }
         cond.broadcast()
-        thread?.join()
+        guard let t = thread else { return }
+        if t.isCurrent { t.detach() } else { t.join() }
     }
 
     private func loop() {
         lock.lock()
         while !stopped {
-            guard let top = heap.first else { cond.wait(lock); continue }
+            // Only the time is kept across the wait: holding the item would keep a finished call
+            // (and its runtime) alive until its deadline.
+            guard let topTime = heap.first?.time else { cond.wait(lock); continue }
             let now = MonotonicTime.nanos()
-            if top.time > now {
-                cond.wait(lock, untilNanos: top.time)
+            if topTime > now {
+                cond.wait(lock, untilNanos: topTime)
                 continue
             }
-            let item = top.item
+            var item: (any Watched)? = heap[0].item
             removeLocked(0)
             lock.unlock()
             // Fired outside the lock: it may cancel contexts and publish events.
-            let next = item.watchdogFired(now: now)
+            let next = item!.watchdogFired(now: now)
+            if next == nil { item = nil }  // a last reference is dropped outside the lock
             lock.lock()
-            if let next, item.watchdogSlot < 0 {
-                heap.append((next, item))
-                item.watchdogSlot = heap.count - 1
+            if let next, let it = item, it.watchdogSlot < 0 {
+                heap.append((next, it))
+                it.watchdogSlot = heap.count - 1
                 siftUp(heap.count - 1)
             }
+            item = nil  // the heap holds it now (not a last reference)
         }
         lock.unlock()
     }

@@ -19,13 +19,12 @@ public final class WorkerPool: @unchecked Sendable {
     private let lock = Lock()
     private let cond = ConditionVariable()
     // Guarded by `lock`.
-    private var queue: [any WorkItem] = []
+    private var queue: [(any WorkItem)?] = []   // taken slots are cleared so nothing stays retained
     private var queueHead = 0
     private var threads = 0
     private var available = 0       // threads not running an item (spinning or parked)
     private var parked = 0
     private var shuttingDown = false
-    private var threadObjects: [NativeThread] = []
 
     private let queued = Atomic<Int>(0)
     private let spinners = Atomic<Int>(0)
@@ -65,13 +64,16 @@ public final class WorkerPool: @unchecked Sendable {
     private func startThreadLocked() {
         threads += 1
         available += 1
+        // Detached: a worker ends on its own (at shutdown, once idle) and is never joined, so a
+        // dropped runtime leaks no thread resources even while a hung call still holds a worker.
         let t = NativeThread(name: "agentrt-worker", stackSize: 8 << 20) { [self] in self.workerLoop() }
-        threadObjects.append(t)
+        t.detach()
     }
 
     private func takeLocked() -> (any WorkItem)? {
         guard queueHead < queue.count else { return nil }
         let item = queue[queueHead]
+        queue[queueHead] = nil
         queueHead += 1
         if queueHead > 64 && queueHead * 2 > queue.count {
             queue.removeFirst(queueHead)
@@ -79,7 +81,7 @@ public final class WorkerPool: @unchecked Sendable {
         }
         queued.subtract(1, ordering: .relaxed)
         available -= 1
-        return item
+        return item!
     }
 
     private func workerLoop() {

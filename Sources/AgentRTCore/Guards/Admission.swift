@@ -72,7 +72,11 @@ public final class FairSemaphore: @unchecked Sendable {
         if !enqueued { return true }
         let giveUp: @Sendable () -> Void = { [self] in self.abandon(w) }
         // The timer is a task sleeping on the pool, not a blocked thread.
-        let timer = Task { try? await Task.sleep(nanoseconds: deadline &- MonotonicTime.nanos()); giveUp() }
+        let timer = Task {
+            let now = MonotonicTime.nanos()
+            if now < deadline { try? await Task.sleep(nanoseconds: deadline - now) }
+            giveUp()
+        }
         let got = await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
                 let resolved: Bool? = lock.withLock {

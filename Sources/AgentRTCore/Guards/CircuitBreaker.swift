@@ -58,6 +58,7 @@ public final class CircuitBreaker: @unchecked Sendable {
     private var openedAt: UInt64 = 0
     private var probes: [UInt64: UInt64] = [:]  // probe id -> lease start
     private var probeSuccesses = 0
+    private var probesIssued = 0   // probes handed out in this half-open period
     private var nextProbeID: UInt64 = 1
     /// Outcomes reported with a stale generation (metrics only).
     public private(set) var staleOutcomes = 0
@@ -91,8 +92,11 @@ public final class CircuitBreaker: @unchecked Sendable {
             case .halfOpen:
                 // Leases of probes that never reported expire after one wait duration.
                 let lease = config.waitDuration.nanoseconds
+                let before = probes.count
                 probes = probes.filter { now < $0.value &+ lease }
-                if probes.count < config.halfOpenProbes {
+                probesIssued -= before - probes.count   // expired leases give their probe back
+                if probesIssued < config.halfOpenProbes {
+                    probesIssued += 1
                     let id = nextProbeID
                     nextProbeID += 1
                     probes[id] = now
@@ -109,7 +113,8 @@ public final class CircuitBreaker: @unchecked Sendable {
         lock.withLock {
             guard permit.generation == generation else { staleOutcomes += 1; return [] }
             if outcome == .ignored {
-                if permit.isProbe { probes.removeValue(forKey: permit.probeID) }
+                // A probe whose outcome says nothing about health (cancelled) gives its slot back.
+                if permit.isProbe, probes.removeValue(forKey: permit.probeID) != nil { probesIssued -= 1 }
                 return []
             }
             let now = clock.nowNanos()
@@ -176,6 +181,7 @@ public final class CircuitBreaker: @unchecked Sendable {
         slows = 0
         probes.removeAll()
         probeSuccesses = 0
+        probesIssued = 0
         if to == .open { openedAt = now }
         return Transition(key: key, from: from, to: to, failureRate: r,
                           retryAtNanos: to == .open ? now &+ config.waitDuration.nanoseconds : nil)

@@ -24,6 +24,18 @@ extension JSONValue: CustomStringConvertible {
     /// characters below U+0020 (`\n \r \t \b \f`, otherwise `\u00XX`), and leaves all
     /// other Unicode untouched.
     public static func appendQuoted(_ s: String, to out: inout String) {
+        // Fast path: most strings (ids, names) need no escaping and are appended whole.
+        var copy = s
+        let clean = copy.withUTF8 { b in
+            for c in b where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { return false }
+            return true
+        }
+        if clean {
+            out.append("\"")
+            out.append(s)
+            out.append("\"")
+            return
+        }
         out.append("\"")
         let utf8 = s.utf8
         var runStart = utf8.startIndex

@@ -12,6 +12,15 @@ public final class UserState: @unchecked Sendable {
     var inFlight: [String: AgentCall] = [:]
     var lastUsedNanos: UInt64
     var removed = false
+    private var cachedStream: UserStream?
+
+    /// The user's event stream, looked up once.
+    func stream(in bus: EventBus) -> UserStream {
+        if let s = lock.withLock({ cachedStream }) { return s }
+        let s = bus.stream(for: userID)
+        lock.withLock { cachedStream = s }
+        return s
+    }
 
     init(userID: String, perUserLimit: Int) {
         self.userID = userID

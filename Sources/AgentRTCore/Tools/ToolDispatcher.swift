@@ -94,7 +94,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         }
         let timeout = entry.descriptor.defaultTimeout ?? runtime.configuration.toolTimeout
         let ctx: UserExecutionContext
-        do { ctx = try caller.context.child(runID: callID, timeout: timeout) } catch {
+        do { ctx = try caller.context.child(trustedRunID: callID, timeout: timeout, now: started) } catch {
             announceFailure(caller, callID, tool, argumentsJSON, error, started)
             return (error.code.status, nil)
         }
@@ -118,9 +118,12 @@ public final class ToolDispatcher: @unchecked Sendable {
             ctx.end()
             return (.staleHandle, nil)
         }
-        if let t = call.firstWatchTime { runtime.watchdog.schedule(call, at: t) }
+        // When the caller's deadline comes first, the caller's watchdog entry cancels this child
+        // too (cancellation reaches descendants); only a tool with a shorter deadline needs its own.
+        let ownDeadline = ctx.deadlineNanos.map { d in caller.context.deadlineNanos.map { d < $0 } ?? true } ?? false
+        if ownDeadline, let t = call.firstWatchTime { runtime.watchdog.schedule(call, at: t) }
         let output = entry.implementation.invoke(call, arguments: args, argumentsJSON: argumentsJSON)
-        runtime.watchdog.remove(call)
+        if ownDeadline { runtime.watchdog.remove(call) }
         let elapsed = MonotonicTime.nanos() &- started
         // A tool that outlived its deadline is a timeout, whatever it returned late.
         let final: ToolOutput

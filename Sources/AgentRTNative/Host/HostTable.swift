@@ -25,23 +25,24 @@ enum HostTable {
     static func handle(_ token: UInt64) -> OpaquePointer? { OpaquePointer(bitPattern: UInt(token)) }
 }
 
+/// What late activity on a stale handle is counted as.
+private enum Late { case none, event, toolCall, result }
+
 @inline(__always)
-private func resolve(_ handle: OpaquePointer?) -> Result<AgentCall, HostFailure> {
-    guard let handle else { return .failure(HostFailure(status: .invalidArgument)) }
+private func withCall(_ handle: OpaquePointer?, late: Late = .none, _ body: (AgentCall) -> HostStatus) -> agentrt_status {
+    guard let handle else { return HostStatus.invalidArgument.rawValue }
     switch HandleTable.shared.lookup(UInt64(UInt(bitPattern: handle))) {
-    case .live(let c): return .success(c)
-    case .stale: return .failure(HostFailure(status: .staleHandle))
-    case .invalid: return .failure(HostFailure(status: .invalidHandle))
-    }
-}
-
-private struct HostFailure: Error { let status: HostStatus }
-
-@inline(__always)
-private func withCall(_ handle: OpaquePointer?, _ body: (AgentCall) -> HostStatus) -> agentrt_status {
-    switch resolve(handle) {
-    case .success(let c): return body(c).rawValue
-    case .failure(let f): return f.status.rawValue
+    case .live(let c): return body(c).rawValue
+    case .stale(let counters):
+        // Activity after the call ended (a leaked thread): dropped, and counted.
+        switch late {
+        case .none: break
+        case .event: counters?.lateEvents.add(1, ordering: .relaxed)
+        case .toolCall: counters?.lateToolCalls.add(1, ordering: .relaxed)
+        case .result: counters?.lateResults.add(1, ordering: .relaxed)
+        }
+        return HostStatus.staleHandle.rawValue
+    case .invalid: return HostStatus.invalidHandle.rawValue
     }
 }
 
@@ -78,7 +79,7 @@ private func hostRunID(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<agentrt_
 
 private func hostMetadata(_ h: OpaquePointer?, _ key: agentrt_str, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
     withCall(h) { c in
-        guard let k = text(key) else { return .invalidArgument }
+        guard out != nil, let k = text(key) else { return .invalidArgument }
         guard let v = c.context.metadata[k] else { return .notFound }
         return put(c.cachedView("meta:" + k) { v }, out)
     }
@@ -97,14 +98,14 @@ private func hostRemainingMs(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<In
 }
 
 private func hostHeartbeat(_ h: OpaquePointer?, _ details: agentrt_str) -> agentrt_status {
-    withCall(h) { c in
+    withCall(h, late: .event) { c in
         guard let d = text(details) else { return .invalidArgument }
         return c.heartbeat(details: d)
     }
 }
 
 private func hostEmit(_ h: OpaquePointer?, _ type: agentrt_str, _ data: agentrt_str) -> agentrt_status {
-    withCall(h) { c in
+    withCall(h, late: .event) { c in
         guard let t = text(type), let d = bytes(data) else { return .invalidArgument }
         return c.emit(type: t, dataJSON: d)
     }
@@ -112,7 +113,7 @@ private func hostEmit(_ h: OpaquePointer?, _ type: agentrt_str, _ data: agentrt_
 
 private func hostCallTool(_ h: OpaquePointer?, _ name: agentrt_str, _ args: agentrt_str,
                           _ out: UnsafeMutablePointer<agentrt_tool_result>?) -> agentrt_status {
-    withCall(h) { c in
+    withCall(h, late: .toolCall) { c in
         guard let out, out.pointee.struct_size >= UInt32(MemoryLayout<agentrt_tool_result>.size) else { return .invalidArgument }
         guard let n = text(name) else { return .invalidArgument }
         guard let a = text(args) else { return .invalidJSON }
@@ -126,7 +127,7 @@ private func hostCallTool(_ h: OpaquePointer?, _ name: agentrt_str, _ args: agen
 }
 
 private func hostSetResult(_ h: OpaquePointer?, _ json: agentrt_str) -> agentrt_status {
-    withCall(h) { c in
+    withCall(h, late: .result) { c in
         guard let b = bytes(json) else { return .invalidArgument }
         return c.setResult(b)
     }

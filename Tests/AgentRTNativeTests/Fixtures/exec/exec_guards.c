@@ -10,7 +10,8 @@
  *                at that point, then goes silent (polling only is_cancelled).
  *   quick        sets {"ok":true} at once.
  *
- * exec_guards_probe(slot, what) lets the tests read what the sleeper recorded.
+ * exec_guards_probe(slot, what) lets the tests read what the sleeper recorded: "entered" is 1
+ * while a sleeper of that slot is inside its function, "returned" once it came back.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "exec_common.h"
@@ -48,7 +49,10 @@ static agentrt_status sleeper_run(void *inst, agentrt_call *call, agentrt_str in
     char out[96];
     (void)inst;
     EXEC_ADD(&sleeping_now, 1);
-    if (slot >= 0) EXEC_STORE(&entered[slot], 1);
+    if (slot >= 0) {
+        EXEC_STORE(&returned[slot], 0);
+        EXEC_STORE(&entered[slot], 1);
+    }
     exec_sleep_ms(ms); /* never looks at cancellation */
     snprintf(out, sizeof out, "{\"slept_ms\":%lld}", ms);
     r = host->set_result(call, agentrt_cstr(out));
@@ -58,6 +62,7 @@ static agentrt_status sleeper_run(void *inst, agentrt_call *call, agentrt_str in
         EXEC_STORE(&late_result[slot], r);
         EXEC_STORE(&late_emit[slot], e);
         EXEC_STORE(&late_cancel[slot], c);
+        EXEC_STORE(&entered[slot], 0);
         EXEC_STORE(&returned[slot], 1);
     }
     EXEC_ADD(&sleeping_now, -1);

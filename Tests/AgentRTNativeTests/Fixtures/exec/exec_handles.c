@@ -154,6 +154,7 @@ static agentrt_status leaker_run(void *inst, agentrt_call *call, agentrt_str inp
     pthread_attr_t attr;
     (void)inst;
     if (slot < 0) return AGENTRT_ERR_AGENT_ERROR;
+    EXEC_STORE(&leak_done[slot], 0);
     EXEC_STORE(&leak_call[slot], call);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -173,6 +174,7 @@ static agentrt_status hold_run(void *inst, agentrt_call *call, agentrt_str input
     int slot = exec_slot(input), waited = 0;
     (void)inst;
     if (slot < 0) return AGENTRT_ERR_AGENT_ERROR;
+    EXEC_STORE(&released[slot], 0);
     host->emit(call, agentrt_cstr("alice_private"), agentrt_cstr("{\"secret\":\"alice only\"}"));
     host->set_result(call, agentrt_cstr("{\"held\":true}"));
     EXEC_STORE(&stored[slot], call);
