@@ -178,15 +178,49 @@ private enum EmbeddingEnv {
     static func basics() throws -> String { try plugin("basics", source: "plugins/c-basics/basics.c") }
     static func guards() throws -> String { try plugin("guards", source: "plugins/c-guards/guards.c") }
 
+    /// Whether libAgentRT.so was built with ThreadSanitizer (`swift build --sanitize=thread`).
+    static let libraryUsesTSan: Bool = {
+        guard let products, let data = FileManager.default.contents(atPath: products.appendingPathComponent("libAgentRT.so").path)
+        else { return false }
+        return data.range(of: Data("__tsan_init".utf8)) != nil
+    }()
+
     /// A C host program linked against libAgentRT.so with an rpath to the products directory.
+    /// Against a TSan build the host is compiled with the Swift toolchain's clang and
+    /// `-fsanitize=thread`, so the C API runs under ThreadSanitizer too.
     static func host(_ name: String, source: URL, products: URL) throws -> String {
         try builds.once("host:\(name)") { () throws(EmbeddingError) -> String in
             let output = scratch.appendingPathComponent(name).path
-            try cc(["-std=c11", "-I", include, source.path, "-L", products.path, "-lAgentRT",
-                    "-Wl,-rpath,\(products.path)", "-lpthread", "-o", output])
+            let common = ["-std=c11", "-I", include, source.path, "-L", products.path, "-lAgentRT",
+                          "-Wl,-rpath,\(products.path)", "-lpthread", "-o", output]
+            if libraryUsesTSan {
+                let swiftLib = toolchainLibDirectory
+                let outcome: ProcessOutcome
+                do {
+                    outcome = try run("/usr/bin/env", ["clang", "-fsanitize=thread"] + common
+                                      + ["-L", swiftLib, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath,\(swiftLib)"],
+                                      timeout: .seconds(90))
+                } catch { throw EmbeddingError("cannot run clang: \(error)") }
+                guard outcome.succeeded else { throw EmbeddingError("compilation failed: \(outcome)") }
+            } else {
+                try cc(common)
+            }
             return output
         }
     }
+
+    /// The Swift toolchain's runtime libraries (lib/swift/linux next to the `swift` on PATH).
+    static let toolchainLibDirectory: String = {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let swift = "\(dir)/swift"
+            if FileManager.default.isExecutableFile(atPath: swift) {
+                let real = URL(fileURLWithPath: swift).resolvingSymlinksInPath()
+                return real.deletingLastPathComponent().deletingLastPathComponent()
+                    .appendingPathComponent("lib/swift/linux").path
+            }
+        }
+        return "/opt/swift/usr/lib/swift/linux"
+    }()
 
     static func requireProducts() throws -> URL {
         try #require(products, Comment(rawValue: missingLibrary))
@@ -223,7 +257,8 @@ struct EmbeddingTests {
     }
 
     @Test("examples/python-host drives the library through ctypes", .timeLimit(.minutes(2)),
-          .enabled(if: EmbeddingEnv.python != nil, "python3 is not installed"))
+          .enabled(if: EmbeddingEnv.python != nil, "python3 is not installed"),
+          .enabled(if: !EmbeddingEnv.libraryUsesTSan, "a ThreadSanitizer build of libAgentRT.so cannot load into python3"))
     func pythonHostExample() throws {
         let products = try EmbeddingEnv.requireProducts()
         let python = try #require(EmbeddingEnv.python)

@@ -194,8 +194,14 @@ public enum RunID {
     }()
 
     /// A new id such as `run_1a2b3c4d_2f`.
-    public static func next() -> String {
+    public static func next(kind: String = "run") -> String {
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        return "run_" + prefix + "_" + String(n, radix: 16)
+        var s = kind
+        s.reserveCapacity(kind.utf8.count + 26)
+        s += "_"
+        s += prefix
+        s += "_"
+        s += String(n, radix: 16)
+        return s
     }
 }

@@ -79,9 +79,12 @@ public struct Event: Sendable {
 
 /// Builds `data` objects for events without a JSON tree.
 public struct JSONObjectWriter {
-    private var s = "{"
+    private var s: String
     private var first = true
-    public init() {}
+    public init() {
+        s = "{"
+        s.reserveCapacity(160)
+    }
 
     private mutating func key(_ k: String) {
         if !first { s += "," }

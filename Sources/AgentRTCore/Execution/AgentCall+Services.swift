@@ -63,22 +63,24 @@ extension AgentCall {
     /// `set_result`: the call's result (JSON, UTF-8, within the size limit), once.
     public func setResult(_ json: UnsafeRawBufferPointer) -> HostStatus {
         if !isRunning { runtime.counters.lateResults.add(1, ordering: .relaxed); return .staleHandle }
-        let refusal: (HostStatus, String)?
+        var refusal: (HostStatus, String)? = nil
+        var text: String? = nil
         if json.count > runtime.configuration.maxResultBytes {
             refusal = (.tooLarge, "the result is \(json.count) bytes, more than the limit of \(runtime.configuration.maxResultBytes)")
-        } else if String(validating: json, as: UTF8.self) == nil {
-            refusal = (.invalidArgument, "the result is not valid UTF-8")
-        } else if !JSONValue.isValid(bytes: json) {
-            let why: String
-            do { _ = try JSONValue.parse(bytes: json); why = "invalid JSON" } catch { why = "\(error)" }
-            refusal = (.invalidJSON, "the result is not valid JSON: \(why)")
         } else {
-            refusal = nil
+            text = String(validating: json, as: UTF8.self)
+            if text == nil {
+                refusal = (.invalidArgument, "the result is not valid UTF-8")
+            } else if !JSONValue.isValid(bytes: json) {
+                let why: String
+                do { _ = try JSONValue.parse(bytes: json); why = "invalid JSON" } catch { why = "\(error)" }
+                refusal = (.invalidJSON, "the result is not valid JSON: \(why)")
+            }
         }
         return lock.withLock {
             if result != nil { return .alreadySet }
             if let refusal { resultRefusal = refusal.1; return refusal.0 }
-            result = String(decoding: json, as: UTF8.self)
+            result = text
             return .ok
         }
     }

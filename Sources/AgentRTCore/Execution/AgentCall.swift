@@ -125,6 +125,9 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
             return (continuation, blockingWaiter, completionHook)
         }
         guard let (cont, cond, hook) = taken else { return false }
+        // The zombie is counted before the caller learns of the timeout, so its next call
+        // already sees it (quarantine).
+        if abandoned { runtime.noteAbandoned(self) }
         runtime.recordOutcome(self, outcome, duration: duration, abandoned: abandoned)
         if let cont { cont.resume(returning: rr) }
         hook?(rr)
@@ -243,7 +246,7 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
             let cause = context.cancellationCause ?? .deadline
             let e = AgentRTError(cause.errorCode, "\(describe()) was abandoned: \(cause.explanation); it ignored cancellation for the grace period",
                                  runID: runID)
-            if complete(.failure(e), abandoned: true) { runtime.noteAbandoned(self) }
+            complete(.failure(e), abandoned: true)
             return nil
         }
         if let d = context.deadlineNanos, now >= d {

@@ -57,7 +57,7 @@ public final class ToolDispatcher: @unchecked Sendable {
     /// failure is `.ok` with `isError`.
     func dispatch(from caller: AgentCall, name: String, argumentsJSON: String) -> (HostStatus, ToolCallResult?) {
         let started = MonotonicTime.nanos()
-        let callID = RunID.next().replacingRunPrefix()
+        let callID = RunID.next(kind: "tool")
         guard let entry = resolve(name, caller: caller) else {
             let e = AgentRTError(.notFound, "no tool named \"\(name)\" (tools are named plugin.tool)")
             announceFailure(caller, callID, name, argumentsJSON, e, started)
@@ -127,7 +127,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         let elapsed = MonotonicTime.nanos() &- started
         // A tool that outlived its deadline is a timeout, whatever it returned late.
         let final: ToolOutput
-        if let cause = ctx.cancellationCause, !call.isRunning || cause == .deadline {
+        if ctx.isCancelled, let cause = ctx.cancellationCause, !call.isRunning || cause == .deadline {
             final = .failure(AgentRTError(cause.errorCode, "tool \(tool): \(cause.explanation)"))
         } else {
             final = output
@@ -184,8 +184,4 @@ public final class ToolDispatcher: @unchecked Sendable {
                 durationMs: Int64((MonotonicTime.nanos() &- started) / 1_000_000)))
         }
     }
-}
-
-extension String {
-    func replacingRunPrefix() -> String { hasPrefix("run_") ? "tool_" + dropFirst(4) : self }
 }
