@@ -259,11 +259,8 @@ extension Runtime {
         }
         call.entry!.stats.inFlight.add(1, ordering: .relaxed)
         user.stats.inFlight.add(1, ordering: .relaxed)
-        var w = JSONObjectWriter()
-        w.raw("input", Self.summary(of: call.input))
-        if let d = call.context.remainingNanos(now: call.startNanos) { w.int("deadline_ms", Int64(d / 1_000_000)) }
-        w.int("attempt", 1)
-        call.publish(.agentStarted, w.finish())
+        let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
+        call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))
         if let t = call.firstWatchTime { watchdog.schedule(call, at: t) }
         pool.submit(call)
     }

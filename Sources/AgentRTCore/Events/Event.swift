@@ -29,12 +29,12 @@ public struct Event: Sendable {
     public let parentRunID: String?
     public let plugin: String
     public let agent: String
-    /// The `data` member, already JSON (built by the emitter from validated parts).
-    public let dataJSON: String
+    /// The `data` member, kept structured: it becomes JSON only when someone reads it.
+    public let payload: EventData
 
     public init(kind: Kind, seq: UInt64 = 0, timestampMillis: Int64 = MonotonicTime.wallMillis(), userID: String,
                 sessionID: String, runID: String, parentRunID: String? = nil, plugin: String, agent: String,
-                dataJSON: String) {
+                payload: EventData) {
         self.kind = kind
         self.seq = seq
         self.timestampMillis = timestampMillis
@@ -44,8 +44,19 @@ public struct Event: Sendable {
         self.parentRunID = parentRunID
         self.plugin = plugin
         self.agent = agent
-        self.dataJSON = dataJSON
+        self.payload = payload
     }
+
+    /// An event whose `data` is already JSON.
+    public init(kind: Kind, seq: UInt64 = 0, timestampMillis: Int64 = MonotonicTime.wallMillis(), userID: String,
+                sessionID: String, runID: String, parentRunID: String? = nil, plugin: String, agent: String,
+                dataJSON: String) {
+        self.init(kind: kind, seq: seq, timestampMillis: timestampMillis, userID: userID, sessionID: sessionID,
+                  runID: runID, parentRunID: parentRunID, plugin: plugin, agent: agent, payload: .json(dataJSON))
+    }
+
+    /// The `data` member as JSON text.
+    public var dataJSON: String { payload.json }
 
     /// The envelope as one line of JSON.
     public var json: String {
@@ -75,6 +86,69 @@ public struct Event: Sendable {
 
     /// The parsed `data` member.
     public var data: JSONValue { (try? JSONValue.parse(dataJSON)) ?? .null }
+}
+
+/// The `data` of an event, by type. Stored as parts (strings already validated as JSON where
+/// they hold JSON) so that publishing costs no encoding; `json` builds the text on demand.
+public enum EventData: Sendable {
+    case json(String)
+    case started(input: String, deadlineMs: Int64?, attempt: Int)
+    case thinking(text: String, kind: String)
+    case toolExecuting(id: String, tool: String, arguments: String, timeoutMs: Int64)
+    case toolCompleted(id: String, tool: String, isError: Bool, content: String?, error: AgentRTError?, durationMs: Int64)
+    case completed(result: String, durationMs: Int64)
+    case failed(AgentRTError, durationMs: Int64)
+    case cancelled(reason: String, by: String, durationMs: Int64)
+    case custom(name: String, value: String)
+
+    /// The JSON object text.
+    public var json: String {
+        var w = JSONObjectWriter()
+        switch self {
+        case .json(let s):
+            return s
+        case .started(let input, let deadline, let attempt):
+            w.raw("input", input)
+            if let deadline { w.int("deadline_ms", deadline) }
+            w.int("attempt", Int64(attempt))
+        case .thinking(let text, let kind):
+            w.string("text", text)
+            w.string("kind", kind)
+        case .toolExecuting(let id, let tool, let arguments, let timeout):
+            w.string("tool_call_id", id)
+            w.string("tool", tool)
+            w.raw("arguments", arguments)
+            w.int("timeout_ms", timeout)
+        case .toolCompleted(let id, let tool, let isError, let content, let error, let duration):
+            w.string("tool_call_id", id)
+            w.string("tool", tool)
+            w.bool("is_error", isError)
+            if let content { w.raw(isError ? "error" : "result", content) }
+            if let error { w.raw("error", Self.errorObject(error)) }
+            w.int("duration_ms", duration)
+        case .completed(let result, let duration):
+            w.raw("result", result)
+            w.int("duration_ms", duration)
+        case .failed(let error, let duration):
+            w.raw("error", Self.errorObject(error))
+            w.int("duration_ms", duration)
+        case .cancelled(let reason, let by, let duration):
+            w.string("reason", reason)
+            w.string("by", by)
+            w.int("duration_ms", duration)
+        case .custom(let name, let value):
+            w.string("name", name)
+            w.raw("value", value)
+        }
+        return w.finish()
+    }
+
+    static func errorObject(_ e: AgentRTError) -> String {
+        var w = JSONObjectWriter()
+        w.string("code", e.code.rawValue)
+        w.string("message", e.message)
+        return w.finish()
+    }
 }
 
 /// Builds `data` objects for events without a JSON tree.

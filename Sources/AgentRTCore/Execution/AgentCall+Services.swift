@@ -17,10 +17,7 @@ extension AgentCall {
         parent?.lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
         if !details.isEmpty {
             lock.withLock { heartbeatDetails = details }
-            var w = JSONObjectWriter()
-            w.string("text", details)
-            w.string("kind", "status")
-            publish(.agentThinking, w.finish())
+            publish(.agentThinking, .thinking(text: details, kind: "status"))
         }
         return context.isCancelled ? .cancelled : .ok
     }
@@ -39,17 +36,11 @@ extension AgentCall {
             guard case .object(let o)? = try? JSONValue.parse(data), case .string(let text)? = o["text"] else {
                 return .invalidArgument
             }
-            var w = JSONObjectWriter()
-            w.string("text", text)
             let kind = o["kind"]?.stringValue ?? "reasoning"
             guard kind == "status" || kind == "reasoning" else { return .invalidArgument }
-            w.string("kind", kind)
-            ok = publish(.agentThinking, w.finish())
+            ok = publish(.agentThinking, .thinking(text: text, kind: kind))
         } else {
-            var w = JSONObjectWriter()
-            w.string("name", type)
-            w.raw("value", data)
-            ok = publish(.custom, w.finish())
+            ok = publish(.custom, .custom(name: type, value: data))
         }
         return ok ? .ok : .staleHandle
     }
@@ -67,15 +58,15 @@ extension AgentCall {
         var text: String? = nil
         if json.count > runtime.configuration.maxResultBytes {
             refusal = (.tooLarge, "the result is \(json.count) bytes, more than the limit of \(runtime.configuration.maxResultBytes)")
+        } else if JSONValue.isValid(bytes: json) {
+            // Valid JSON is valid UTF-8 (the validator checks every byte), so no second pass.
+            text = String(decoding: json, as: UTF8.self)
+        } else if String(validating: json, as: UTF8.self) == nil {
+            refusal = (.invalidArgument, "the result is not valid UTF-8")
         } else {
-            text = String(validating: json, as: UTF8.self)
-            if text == nil {
-                refusal = (.invalidArgument, "the result is not valid UTF-8")
-            } else if !JSONValue.isValid(bytes: json) {
-                let why: String
-                do { _ = try JSONValue.parse(bytes: json); why = "invalid JSON" } catch { why = "\(error)" }
-                refusal = (.invalidJSON, "the result is not valid JSON: \(why)")
-            }
+            let why: String
+            do { _ = try JSONValue.parse(bytes: json); why = "invalid JSON" } catch { why = "\(error)" }
+            refusal = (.invalidJSON, "the result is not valid JSON: \(why)")
         }
         return lock.withLock {
             if result != nil { return .alreadySet }

@@ -113,7 +113,7 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
             phase.store(abandoned ? Phase.abandoned.rawValue : Phase.finished.rawValue, ordering: .releasing)
             // Every tool_executing gets its tool_completed before the terminal event.
             for t in openTools {
-                publishLocked(.toolCompleted, Self.toolCompletedData(
+                publishLocked(.toolCompleted, .toolCompleted(
                     id: t.id, tool: t.tool, isError: true, content: nil,
                     error: AgentRTError(.cancelled, "the calling run ended before the tool returned"), durationMs: 0))
             }
@@ -142,55 +142,31 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
         }
     }
 
-    func terminalData(_ outcome: Result<String, AgentRTError>, duration: Duration) -> String {
-        var w = JSONObjectWriter()
+    func terminalData(_ outcome: Result<String, AgentRTError>, duration: Duration) -> EventData {
         switch outcome {
         case .success(let json):
-            w.raw("result", json)
+            return .completed(result: json, durationMs: duration.milliseconds)
         case .failure(let e) where e.code == .cancelled:
-            w.string("reason", e.message)
             let by: String = switch context.cancellationCause {
             case .shutdown: "runtime"
             default: "caller"
             }
-            w.string("by", by)
+            return .cancelled(reason: e.message, by: by, durationMs: duration.milliseconds)
         case .failure(let e):
-            var ew = JSONObjectWriter()
-            ew.string("code", e.code.rawValue)
-            ew.string("message", e.message)
-            w.raw("error", ew.finish())
+            return .failed(e, durationMs: duration.milliseconds)
         }
-        w.int("duration_ms", duration.milliseconds)
-        return w.finish()
-    }
-
-    static func toolCompletedData(id: String, tool: String, isError: Bool, content: String?, error: AgentRTError?,
-                                  durationMs: Int64) -> String {
-        var w = JSONObjectWriter()
-        w.string("tool_call_id", id)
-        w.string("tool", tool)
-        w.bool("is_error", isError)
-        if let content { w.raw(isError ? "error" : "result", content) }
-        if let error {
-            var ew = JSONObjectWriter()
-            ew.string("code", error.code.rawValue)
-            ew.string("message", error.message)
-            w.raw("error", ew.finish())
-        }
-        w.int("duration_ms", durationMs)
-        return w.finish()
     }
 
     /// Publishes on the user's stream unless the run already ended. Lock held.
-    func publishLocked(_ kind: Event.Kind, _ data: String) {
+    func publishLocked(_ kind: Event.Kind, _ data: EventData) {
         stream.append(Event(kind: kind, userID: context.userID, sessionID: context.sessionID, runID: context.runID,
                             parentRunID: parent?.context.runID ?? context.parent?.runID,
-                            plugin: plugin, agent: name, dataJSON: data))
+                            plugin: plugin, agent: name, payload: data))
     }
 
     /// Publishes an event for this call unless it (or its root run) ended; false when dropped.
     @discardableResult
-    func publish(_ kind: Event.Kind, _ data: String) -> Bool {
+    func publish(_ kind: Event.Kind, _ data: EventData) -> Bool {
         if let parent, parent.isFinished { runtime.counters.lateEvents.add(1, ordering: .relaxed); return false }
         let ok = lock.withLock { () -> Bool in
             if terminal && !isTool { return false }

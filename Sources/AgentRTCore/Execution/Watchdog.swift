@@ -16,6 +16,8 @@ final class Watchdog: @unchecked Sendable {
     // Guarded by `lock`.
     private var heap: [(time: UInt64, item: any Watched)] = []
     private var stopped = false
+    /// When the sleeping thread wakes on its own (0 while awake, .max while idle).
+    private var sleepingUntil: UInt64 = 0
     private var thread: NativeThread?
 
     init() {
@@ -33,10 +35,16 @@ final class Watchdog: @unchecked Sendable {
                 item.watchdogSlot = heap.count - 1
                 siftUp(heap.count - 1)
             }
-            wake = heap[0].item === item
+            // The thread never sleeps past `sleepingUntil` (at most one tick away), so only a time
+            // before that needs a wake-up: typical 30 s deadlines cost no context switch.
+            wake = time < sleepingUntil
         }
         if wake { cond.signal() }
     }
+
+    /// The longest the thread sleeps while anything is watched; deadlines further away than this
+    /// are picked up at a tick instead of by waking the thread on every schedule.
+    static let tickNanos: UInt64 = 20_000_000
 
     /// Stops watching `item` (a finished call).
     func remove(_ item: any Watched) {
@@ -63,10 +71,16 @@ final class Watchdog: @unchecked Sendable {
         while !stopped {
             // Only the time is kept across the wait: holding the item would keep a finished call
             // (and its runtime) alive until its deadline.
-            guard let topTime = heap.first?.time else { cond.wait(lock); continue }
+            guard let topTime = heap.first?.time else {
+                sleepingUntil = .max
+                cond.wait(lock)
+                continue
+            }
             let now = MonotonicTime.nanos()
             if topTime > now {
-                cond.wait(lock, untilNanos: topTime)
+                sleepingUntil = min(topTime, now &+ Self.tickNanos)
+                cond.wait(lock, untilNanos: sleepingUntil)
+                sleepingUntil = 0
                 continue
             }
             var item: (any Watched)? = heap[0].item

@@ -105,12 +105,8 @@ public final class ToolDispatcher: @unchecked Sendable {
         let opened = caller.lock.withLock { () -> Bool in
             if caller.terminal { return false }
             caller.openTools.append((callID, tool))
-            var w = JSONObjectWriter()
-            w.string("tool_call_id", callID)
-            w.string("tool", tool)
-            w.raw("arguments", argumentsJSON)
-            w.int("timeout_ms", timeoutMs)
-            caller.publishLocked(.toolExecuting, w.finish())
+            caller.publishLocked(.toolExecuting, .toolExecuting(id: callID, tool: tool, arguments: argumentsJSON,
+                                                                timeoutMs: timeoutMs))
             return true
         }
         guard opened else {
@@ -154,7 +150,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         caller.lock.withLock {
             guard let i = caller.openTools.firstIndex(where: { $0.id == callID }) else { return }  // closed by terminal
             caller.openTools.remove(at: i)
-            caller.publishLocked(.toolCompleted, AgentCall.toolCompletedData(
+            caller.publishLocked(.toolCompleted, .toolCompleted(
                 id: callID, tool: tool, isError: result?.isError ?? true, content: result?.content, error: error,
                 durationMs: Int64(elapsed / 1_000_000)))
         }
@@ -173,13 +169,9 @@ public final class ToolDispatcher: @unchecked Sendable {
                                  _ started: UInt64) {
         caller.lock.withLock {
             if caller.terminal { return }
-            var w = JSONObjectWriter()
-            w.string("tool_call_id", id)
-            w.string("tool", tool)
-            w.raw("arguments", JSONValue.isValid(args) ? args : "null")
-            w.int("timeout_ms", 0)
-            caller.publishLocked(.toolExecuting, w.finish())
-            caller.publishLocked(.toolCompleted, AgentCall.toolCompletedData(
+            caller.publishLocked(.toolExecuting, .toolExecuting(id: id, tool: tool,
+                                                                arguments: JSONValue.isValid(args) ? args : "null", timeoutMs: 0))
+            caller.publishLocked(.toolCompleted, .toolCompleted(
                 id: id, tool: tool, isError: true, content: nil, error: e,
                 durationMs: Int64((MonotonicTime.nanos() &- started) / 1_000_000)))
         }
