@@ -120,4 +120,26 @@ struct CLITests {
         #expect(bad.status == 22, "\(describe(bad))")
         #expect(bad.stderr.contains("bad_arguments"), "\(describe(bad))")
     }
+
+    @Test("bench --quick completes and reports every row (smoke test; no time is asserted)")
+    func benchSmoke() async throws {
+        let r = try await agentrt(["bench", "--quick", "--rounds", "1", "--json"])
+        #expect(r.status == 0, "\(describe(r))")
+        let doc = try JSONValue.parse(r.stdout)
+        let rows = try #require(doc["rows"]?.arrayValue, "\(describe(r))")
+        let names = rows.compactMap { $0["name"]?.stringValue }
+        for expected in ["direct call", "prepared ffi_call", "DispatchQueue + semaphore", "pthread condvar",
+                         "guarded call, no subscriber", "guarded call, one subscriber", "JSON tool call",
+                         "typed tool call", "emit into the bus", "emit delivered", "session open + close",
+                         "throughput, 1 concurrent", "throughput, 10 concurrent", "throughput, 100 concurrent",
+                         "throughput, 1000 concurrent", "sustained load", "RSS per idle user session"] {
+            #expect(names.contains { $0.contains(expected) }, "row \(expected) missing from \(names)")
+        }
+        // Every row measured something, and guarded rows carry their ratio to the baseline.
+        for row in rows {
+            let measured = row["median_ns"]?.doubleValue ?? row["bytes"]?.doubleValue ?? 0
+            #expect(measured > 0, "row \(row.serialized()) measured nothing")
+            if row["baseline"] != nil { #expect(row["ratio"]?.doubleValue != nil, "\(row.serialized())") }
+        }
+    }
 }

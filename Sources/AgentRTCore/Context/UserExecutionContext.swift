@@ -16,8 +16,9 @@ public final class UserExecutionContext: @unchecked Sendable {
     public let metadata: [String: String]
     /// Monotonic nanoseconds at creation.
     public let createdAtNanos: UInt64
-    /// Wall-clock milliseconds at creation.
-    public let createdAtMillis: Int64
+    /// Wall-clock milliseconds at creation (derived from the monotonic reading: one clock read
+    /// per context instead of two).
+    public var createdAtMillis: Int64 { MonotonicTime.wallMillis(fromMonotonic: createdAtNanos) }
     /// Monotonic deadline in nanoseconds, if any.
     public let deadlineNanos: UInt64?
     public let parent: UserExecutionContext?
@@ -70,7 +71,6 @@ public final class UserExecutionContext: @unchecked Sendable {
         self.connectionID = connectionID
         self.metadata = metadata
         self.createdAtNanos = now
-        self.createdAtMillis = MonotonicTime.wallMillis()
         self.deadlineNanos = deadline
         self.parent = parent
         self.depth = (parent?.depth ?? -1) + 1
@@ -193,15 +193,27 @@ public enum RunID {
         return String(repeating: "0", count: 8 - s.count) + s
     }()
 
-    /// A new id such as `run_1a2b3c4d_2f`.
+    /// A new id such as `run_1a2b3c4d_2f` (`kind` is "run" or "tool").
     public static func next(kind: String = "run") -> String {
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        var s = kind
-        s.reserveCapacity(kind.utf8.count + 26)
-        s += "_"
-        s += prefix
-        s += "_"
-        s += String(n, radix: 16)
-        return s
+        let head = kind == "tool" ? toolHead : runHead
+        // Formatted by hand into a stack buffer: this runs for every call and tool call.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
+            var i = 0
+            for b in head.utf8 { buf[i] = b; i += 1 }
+            var digits = 1
+            var v = n >> 4
+            while v != 0 { digits += 1; v >>= 4 }
+            var x = n
+            for d in stride(from: digits - 1, through: 0, by: -1) {
+                let nibble = UInt8(x & 0xF)
+                buf[i + d] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+                x >>= 4
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buf[0..<(i + digits)]), as: UTF8.self)
+        }
     }
+
+    private static let runHead = "run_" + prefix + "_"
+    private static let toolHead = "tool_" + prefix + "_"
 }

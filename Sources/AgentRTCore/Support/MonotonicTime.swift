@@ -21,6 +21,13 @@ public enum MonotonicTime {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec / 1_000_000)
     }
 
+    /// Wall-clock milliseconds at a monotonic instant (offset measured once per process).
+    public static func wallMillis(fromMonotonic nanos: UInt64) -> Int64 {
+        wallOffsetMillis + Int64(nanos / 1_000_000)
+    }
+
+    private static let wallOffsetMillis: Int64 = wallMillis() - Int64(MonotonicTime.nanos() / 1_000_000)
+
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-25T12:03:00.123Z`.
     public static func rfc3339(millis: Int64) -> String {
         var secs = time_t(millis / 1000)

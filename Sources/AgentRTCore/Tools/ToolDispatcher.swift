@@ -5,8 +5,19 @@ final class ToolEntry: @unchecked Sendable {
     let schema: JSONSchema?
     let breaker: CircuitBreaker
     let stats = CallStats()
+    // Copied out of the descriptor once: reading a member of the stored struct per call copies it.
+    let qualifiedName: String
+    let plugin: String
+    let name: String
+    let timeout: Duration?
+    let validates: Bool
 
     init(descriptor: ToolDescriptor, implementation: any ToolImplementation, schema: JSONSchema?, breaker: CircuitBreaker) {
+        self.qualifiedName = descriptor.qualifiedName
+        self.plugin = descriptor.plugin
+        self.name = descriptor.name
+        self.timeout = descriptor.defaultTimeout
+        self.validates = !implementation.validatesOwnArguments
         self.descriptor = descriptor
         self.implementation = implementation
         self.schema = schema
@@ -22,6 +33,7 @@ public final class ToolDispatcher: @unchecked Sendable {
     unowned(unsafe) var runtime: Runtime!
     private let lock = Lock()
     private var tools: [String: ToolEntry] = [:]
+    private var resolved: [AgentKey: ToolEntry] = [:]
 
     init() {}
 
@@ -38,6 +50,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         try lock.withLock { () throws(AgentRTError) in
             if tools[d.qualifiedName] != nil { throw AgentRTError(.internal, "a tool named \(d.qualifiedName) is already registered") }
             tools[d.qualifiedName] = ToolEntry(descriptor: d, implementation: implementation, schema: schema, breaker: breaker)
+            resolved.removeAll()   // a new name may change how a short name resolves
         }
     }
 
@@ -49,8 +62,13 @@ public final class ToolDispatcher: @unchecked Sendable {
     /// The breaker of a tool (for operators and tests).
     public func breaker(for qualifiedName: String) -> CircuitBreaker? { lock.withLock { tools[qualifiedName]?.breaker } }
 
+    /// `plugin.tool`, or `tool` of the caller's own plugin (resolved once, then cached).
     func resolve(_ name: String, caller: AgentCall) -> ToolEntry? {
-        lock.withLock { tools[name] ?? tools["\(caller.plugin).\(name)"] }
+        let key = AgentKey(plugin: caller.plugin, name: name)
+        if let e = lock.withLock({ resolved[key] }) { return e }
+        let e = lock.withLock { tools[name] ?? tools["\(caller.plugin).\(name)"] }
+        if let e { lock.withLock { resolved[key] = e } }
+        return e
     }
 
     /// Runs a tool for `caller`. Runtime failures are statuses (with an event pair); a tool's own
@@ -63,7 +81,7 @@ public final class ToolDispatcher: @unchecked Sendable {
             announceFailure(caller, callID, name, argumentsJSON, e, started)
             return (.notFound, nil)
         }
-        let tool = entry.descriptor.qualifiedName
+        let tool = entry.qualifiedName
         if caller.context.depth >= runtime.configuration.maxToolDepth {
             let e = AgentRTError(.invalidContext, "tool calls nest deeper than \(runtime.configuration.maxToolDepth) levels")
             announceFailure(caller, callID, tool, argumentsJSON, e, started)
@@ -75,7 +93,7 @@ public final class ToolDispatcher: @unchecked Sendable {
             announceFailure(caller, callID, tool, "null", e, started)
             return (.invalidJSON, nil)
         }
-        if !entry.implementation.validatesOwnArguments, let schema = entry.schema {
+        if entry.validates, let schema = entry.schema, !Self.acceptsAnyObject(schema, args) {
             let violations = schema.validate(args)
             if !violations.isEmpty {
                 let e = AgentRTError(.badArguments, "arguments of \(tool) do not match its schema: "
@@ -92,13 +110,13 @@ public final class ToolDispatcher: @unchecked Sendable {
             announceFailure(caller, callID, tool, argumentsJSON, e, started)
             return (.circuitOpen, nil)
         }
-        let timeout = entry.descriptor.defaultTimeout ?? runtime.configuration.toolTimeout
+        let timeout = entry.timeout ?? runtime.configuration.toolTimeout
         let ctx: UserExecutionContext
         do { ctx = try caller.context.child(trustedRunID: callID, timeout: timeout, now: started) } catch {
             announceFailure(caller, callID, tool, argumentsJSON, error, started)
             return (error.code.status, nil)
         }
-        let call = AgentCall(runtime: runtime, context: ctx, plugin: entry.descriptor.plugin, name: entry.descriptor.name,
+        let call = AgentCall(runtime: runtime, context: ctx, plugin: entry.plugin, name: entry.name,
                              parent: caller, stream: caller.stream, input: argumentsJSON, heartbeatTimeout: .zero,
                              grace: runtime.configuration.grace)
         let timeoutMs = Int64((ctx.remainingNanos(now: started) ?? 0) / 1_000_000)
@@ -155,6 +173,13 @@ public final class ToolDispatcher: @unchecked Sendable {
                 durationMs: Int64(elapsed / 1_000_000)))
         }
         return (status, result)
+    }
+
+    /// `{"type":"object"}` with an object argument needs no validator run.
+    static func acceptsAnyObject(_ schema: JSONSchema, _ args: JSONValue) -> Bool {
+        guard case .object(let o) = schema.root, o.count == 1, case .string("object")? = o["type"],
+              case .object = args else { return false }
+        return true
     }
 
     /// A tool's own error as JSON content (text becomes a JSON string).

@@ -39,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Rounds of interleaved batches.")
     var rounds: Int?
 
+    @Option(help: "Only rows whose name contains this text (e.g. \"guarded call\").")
+    var only: String?
+
     func validate() throws {
         if (plugin == nil) != (agent == nil) { throw ValidationError("--plugin and --agent go together") }
     }
@@ -46,7 +49,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let path = try benchPlugin ?? locateBenchPlugin()
         let suite = try BenchSuite(benchPluginPath: path, quick: quick, rounds: rounds, userPlugin: plugin,
-                                   userAgent: agent, userInput: input)
+                                   userAgent: agent, userInput: input, only: only)
         let rows = suite.runAll()
         if json { print(BenchReport.json(rows, quick: quick).prettyPrinted()) } else { print(BenchReport.table(rows)) }
     }

@@ -15,9 +15,11 @@ final class BenchSuite: @unchecked Sendable {
     let direct: @convention(c) (Int64) -> Int64
     let typed: TypedTool
     let userRequest: RunRequest?
+    let only: String?
 
     init(benchPluginPath: String, quick: Bool, rounds: Int?, userPlugin: String?, userAgent: String?,
-         userInput: String) throws {
+         userInput: String, only: String? = nil) throws {
+        self.only = only
         var config = Runtime.Configuration()
         config.perUserLimit = 4
         config.globalLimit = 4096
@@ -130,15 +132,22 @@ final class BenchSuite: @unchecked Sendable {
                                   baseline: "guarded call, no subscriber"),
                          { self.each(perRound / 2) { self.mustRun(own) } }))
         }
+        if let only {
+            // Keep the chosen rows and the baselines they are compared with.
+            let chosen = rows.filter { $0.0.name.contains(only) }
+            let baselines = Set(chosen.compactMap { $0.0.baseline })
+            rows = rows.filter { $0.0.name.contains(only) || baselines.contains($0.0.name) }
+        }
         // Warm-up: threads started, caches and code paths hot.
         for (_, body) in rows { _ = body() }
         for _ in 0..<rounds {
             for i in rows.indices { rows[i].0.samples += rows[i].1() }
         }
         var result = rows.map(\.0)
-        result += concurrencyRows()
-        result.append(sustainedLatencyRow())
-        result.append(rssRow())
+        let wanted = { (name: String) in self.only.map { name.contains($0) } ?? true }
+        if wanted("throughput") { result += concurrencyRows() }
+        if wanted("sustained") { result.append(sustainedLatencyRow()) }
+        if wanted("RSS") { result.append(rssRow()) }
         _ = received.load(ordering: .relaxed)
         return result
     }
