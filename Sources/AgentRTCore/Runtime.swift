@@ -58,6 +58,9 @@ public final class Runtime: @unchecked Sendable {
         public var maxWorkers = 1024
         /// Lowest log level written (0 trace … 4 error); 5 silences plugin logs.
         public var logLevel: Int32 = 3
+        /// Users with no call for this long are removed (sessions closed) by a background
+        /// sweeper; nil keeps them until `expireIdleUsers`/`removeUser` is called.
+        public var idleUserExpiry: Duration? = nil
         public init() {}
     }
 
@@ -89,7 +92,12 @@ public final class Runtime: @unchecked Sendable {
                                spinIterations: configuration.workerSpinIterations)
         self.tools = ToolDispatcher()
         tools.runtime = self
+        if let idle = configuration.idleUserExpiry {
+            sweeper.withLock { $0 = IdleSweeper(runtime: self, idle: idle) }
+        }
     }
+
+    private let sweeper = Locked<IdleSweeper?>(nil)
 
     deinit { shutdown() }
 
@@ -105,6 +113,7 @@ public final class Runtime: @unchecked Sendable {
                 c.context.cancel(.shutdown(reason: "the runtime shut down"))
             }
         }
+        sweeper.withLock { $0 }?.stop()
         watchdog.stop()
         pool.shutdown()
     }

@@ -253,4 +253,34 @@ struct SessionTests {
         #expect(!agent.closedTwice)
         #expect(rt.userCount == 0)
     }
+
+    @Test("idleUserExpiry removes an idle user in the background and closes its instance once",
+          .timeLimit(.minutes(1)))
+    func backgroundIdleExpiry() async throws {
+        var config = Runtime.Configuration()
+        config.idleUserExpiry = .milliseconds(100)
+        let rt = Runtime(configuration: config)
+        defer { rt.shutdown() }
+        let impl = SweepCountingAgent()
+        try rt.register(agent: AgentDescriptor(plugin: "t", name: "s", hasSessionHooks: true), implementation: impl)
+        let r = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "idle-alice"))
+        #expect(r.isSuccess)
+        // No one calls expireIdleUsers: the sweeper removes the user on its own.
+        #expect(await CoreTestKit.eventually(.seconds(5)) { rt.userCount == 0 })
+        #expect(await CoreTestKit.eventually(.seconds(5)) { impl.closes.load(ordering: .relaxed) == 1 })
+        #expect(impl.opens.load(ordering: .relaxed) == 1)
+    }
+}
+
+/// Counts session opens and closes (for the background expiry test).
+final class SweepCountingAgent: AgentImplementation, @unchecked Sendable {
+    let opens = Atomic<Int>(0)
+    let closes = Atomic<Int>(0)
+    var hasSessionHooks: Bool { true }
+    func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance {
+        opens.add(1, ordering: .relaxed)
+        return AgentInstance()
+    }
+    func closeSession(_ instance: AgentInstance) { closes.add(1, ordering: .relaxed) }
+    func run(_ call: AgentCall, instance: AgentInstance, input: String) -> HostStatus { call.setResult("1") }
 }

@@ -1,0 +1,30 @@
+/// Removes users idle for longer than `Configuration.idleUserExpiry`, on its own thread.
+/// Holds the runtime weakly, so it never keeps a dropped runtime alive.
+final class IdleSweeper: @unchecked Sendable {
+    private let lock = Lock()
+    private let cond = ConditionVariable()
+    private var stopped = false
+    private var thread: NativeThread?
+
+    init(runtime: Runtime, idle: Duration) {
+        let period = min(max(idle.nanoseconds / 2, 10_000_000), 1_000_000_000)
+        thread = NativeThread(name: "agentrt-sweeper") { [weak runtime, self] in
+            while true {
+                let stop = lock.withLock { () -> Bool in
+                    if !stopped { cond.wait(lock, untilNanos: MonotonicTime.nanos() &+ period) }
+                    return stopped
+                }
+                guard !stop, let rt = runtime else { return }
+                rt.expireIdleUsers(idle: idle)
+            }
+        }
+    }
+
+    /// Stops the thread (from any thread, including its own).
+    func stop() {
+        lock.withLock { stopped = true }
+        cond.broadcast()
+        guard let t = thread else { return }
+        if t.isCurrent { t.detach() } else { t.join() }
+    }
+}
