@@ -7,8 +7,8 @@ struct AgentRTCommand: AsyncParsableCommand {
         commandName: "agentrt",
         abstract: "A native agent runtime: loads C and Swift agent plugins and runs them per user, behind guards.",
         discussion: """
-            Plugins are shared libraries exporting the C ABI in include/agentrt/plugin.h.
-            Examples:
+            Plugins are shared libraries exporting the C ABI in include/agentrt/plugin.h. Examples:
+
               agentrt load plugins/build/libbasics.so
               agentrt run plugins/build/libbasics.so --agent greet --user alice
               agentrt call plugins/build/libbasics.so add --user alice --args '{"a":2,"b":3}'

@@ -10,11 +10,11 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run an agent for a user through every guard, streaming its events.",
         discussion: """
-            Events go to stdout (JSON lines, or a readable rendering on a terminal); the result is the
-            data of the agent_completed event. On failure the exit status names the error code:
-            10 invalid_context, 11 overloaded, 12 circuit_open, 13 quarantined, 14 timeout,
-            15 no_heartbeat, 16 cancelled, 17 agent_error, 18 invalid_output, 20 not_found, 21 internal.
-            With --users N, runs N users at once (each --repeat times) and prints a summary and stats.
+            Events go to stdout (JSON lines, or a readable rendering on a terminal); the result is the data of the agent_completed event.
+
+            On failure the exit status names the error code: 10 invalid_context, 11 overloaded, 12 circuit_open, 13 quarantined, 14 timeout, 15 no_heartbeat, 16 cancelled, 17 agent_error, 18 invalid_output, 20 not_found, 21 internal, 22 bad_arguments.
+
+            With --users N, runs N users at once (each --repeat times) and prints a summary of outcomes and the isolation check (--stats adds per-agent and per-user stats).
             """)
 
     @Argument(help: "Plugin shared libraries; the agent is looked up in the first unless --agent is plugin.agent.")
