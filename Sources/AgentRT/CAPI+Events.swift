@@ -12,24 +12,13 @@ public func agentrt_subscribe(_ rt: OpaquePointer?, _ user: UnsafePointer<CChar>
                               _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
     withRuntime(rt) { e in
         guard let callback, let out, let u = swiftString(user) else { return .invalidArgument }
-        if let problem = ContextValidation.problem(with: u, field: "user_id") {
-            _ = problem
-            return .invalidContext
-        }
+        if ContextValidation.problem(with: u, field: "user_id") != nil { return .invalidContext }
         let sink = CEventSink(callback: callback, userData: userData)
         let sub = e.runtime.events.subscribe(userID: u, afterSeq: afterSeq < 0 ? nil : UInt64(afterSeq)) { event in
-            var json = event.json
-            json.withUTF8 { b in
-                b.withMemoryRebound(to: CChar.self) { c in
-                    // The JSON has no NUL inside (control characters are escaped), so a
-                    // NUL-terminated copy is exact.
-                    let copy = UnsafeMutablePointer<CChar>.allocate(capacity: c.count + 1)
-                    copy.initialize(from: c.baseAddress!, count: c.count)
-                    copy[c.count] = 0
-                    sink.callback(sink.userData, copy, c.count)
-                    copy.deallocate()
-                }
-            }
+            // The JSON has no NUL inside (control characters are escaped), so the C string is
+            // exact; a native Swift string hands it over without a copy.
+            let json = event.json
+            json.withCString { sink.callback(sink.userData, $0, json.utf8.count) }
         }
         let id = e.lock.withLock { () -> UInt64? in
             if e.closed { return nil }

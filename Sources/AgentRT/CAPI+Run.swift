@@ -9,6 +9,8 @@ private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CCh
         return .failure(AgentRTError(.badArguments, "plugin and agent must be non-NULL UTF-8 strings"))
     }
     guard let u = swiftString(user) else { return .failure(AgentRTError(.invalidContext, "user_id is NULL or not UTF-8")) }
+    // Checked here too (the runtime checks every input) so that agentrt_run_async can refuse a
+    // malformed input as a misuse, with a status, instead of through its callback.
     let i = input == nil ? "{}" : (swiftString(input) ?? "")
     guard JSONValue.isValid(i) else { return .failure(AgentRTError(.badArguments, "input_json is not valid JSON")) }
     var r = RunRequest(plugin: p, agent: a, userID: u, input: i)
@@ -38,6 +40,7 @@ private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CCh
     return .success(r)
 }
 
+/// The status a C host sees: input the runtime refused as `bad_arguments` is a misuse of the call.
 private func misuseStatus(_ e: AgentRTError) -> HostStatus {
     e.code == .badArguments ? .invalidArgument : e.code.status
 }
@@ -66,7 +69,7 @@ public func agentrt_run(_ rt: OpaquePointer?, _ plugin: UnsafePointer<CChar>?, _
                 return .ok
             case .failure(let err):
                 store(err.message, outError)
-                return err.code.status
+                return misuseStatus(err)
             }
         }
     }
@@ -95,7 +98,7 @@ public func agentrt_run_async(_ rt: OpaquePointer?, _ plugin: UnsafePointer<CCha
             let id = e.runtime.runDetached(r) { result in
                 let (status, text): (HostStatus, String) = switch result.outcome {
                 case .success(let json): (.ok, json)
-                case .failure(let err): (err.code.status, err.message)
+                case .failure(let err): (misuseStatus(err), err.message)
                 }
                 result.runID.withCString { rid in text.withCString { t in c.callback(c.userData, status.rawValue, rid, t) } }
             }

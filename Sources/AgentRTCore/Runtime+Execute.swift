@@ -39,7 +39,7 @@ extension Runtime {
     /// Runs one agent call through every guard, from async code. The plugin runs on a native
     /// worker; this task suspends (no cooperative thread is blocked).
     public func run(_ request: RunRequest) async -> RunResult {
-        switch await prepare(request, blocking: false) {
+        switch await prepare(request) {
         case .refused(let r): return r
         case .ready(let call):
             return await withTaskCancellationHandler {
@@ -100,12 +100,12 @@ extension Runtime {
 
     func refusal(_ e: AgentRTError, _ started: UInt64, stats: [CallStats]) -> Prepared {
         for s in stats { s.recordRefusal(e.code) }
-        return .refused(RunResult(runID: e.runID ?? "", outcome: .failure(e),
+        return .refused(RunResult(runID: e.runID ?? "", outcome: .failure(e), started: false,
                                   duration: .nanoseconds(Int64(MonotonicTime.nanos() &- started))))
     }
 
     /// Validation and every guard before the hand-off. Async admission waits suspend.
-    func prepare(_ r: RunRequest, blocking: Bool) async -> Prepared {
+    func prepare(_ r: RunRequest) async -> Prepared {
         let wait = r.admissionWait ?? configuration.admissionWait
         if wait <= .zero { return prepareBlocking(r) }
         return await prepareWith(r) { sem in await sem.acquire(timeout: wait) }
@@ -120,10 +120,10 @@ extension Runtime {
 
     private func prepareWith(_ r: RunRequest, acquire: (FairSemaphore) async -> Bool) async -> Prepared {
         let started = MonotonicTime.nanos()
-        let first = checkBeforeAdmission(r, started: started)
-        guard case .success(let (ctx, entry, user)) = first else {
-            if case .failure(let p) = first { return p.prepared }
-            fatalError("unreachable")
+        let (ctx, entry, user): (UserExecutionContext, AgentEntry, UserState)
+        switch checkBeforeAdmission(r, started: started) {
+        case .refused(let p): return p
+        case .admissible(let c, let e, let u): (ctx, entry, user) = (c, e, u)
         }
         guard await acquire(user.admission) else {
             if Task.isCancelled { return cancelledWhileWaiting(ctx, entry, user, started) }
@@ -139,31 +139,34 @@ extension Runtime {
 
     private func prepareSync(_ r: RunRequest, acquire: (FairSemaphore) -> Bool) -> Prepared {
         let started = MonotonicTime.nanos()
-        let first = checkBeforeAdmission(r, started: started)
-        guard case .success(let (ctx, entry, user)) = first else {
-            if case .failure(let p) = first { return p.prepared }
-            fatalError("unreachable")
+        let (ctx, entry, user): (UserExecutionContext, AgentEntry, UserState)
+        switch checkBeforeAdmission(r, started: started) {
+        case .refused(let p): return p
+        case .admissible(let c, let e, let u): (ctx, entry, user) = (c, e, u)
         }
         guard acquire(user.admission) else { return overloaded(ctx, entry, user, started, perUser: true) }
         guard acquire(global) else { user.admission.release(); return overloaded(ctx, entry, user, started, perUser: false) }
         return afterAdmission(r, ctx, entry, user, started)
     }
 
-    struct PreparedBox: Error { let prepared: Prepared }
+    /// The checks before admission: a call that may wait for permits, or a refusal.
+    private enum Checked {
+        case admissible(UserExecutionContext, AgentEntry, UserState)
+        case refused(Prepared)
+    }
 
-    private func checkBeforeAdmission(_ r: RunRequest, started: UInt64)
-        -> Result<(UserExecutionContext, AgentEntry, UserState), PreparedBox> {
+    private func checkBeforeAdmission(_ r: RunRequest, started: UInt64) -> Checked {
         if isShutDown.load(ordering: .acquiring) {
-            return .failure(PreparedBox(prepared: refusal(AgentRTError(.cancelled, "the runtime was shut down"), started, stats: [])))
+            return .refused(refusal(AgentRTError(.cancelled, "the runtime was shut down"), started, stats: []))
         }
         guard let entry = entry(r.plugin, r.agent) else {
             let known = agentDescriptors.map(\.qualifiedName).joined(separator: ", ")
-            return .failure(PreparedBox(prepared: refusal(AgentRTError(.notFound,
-                "no agent \(r.plugin).\(r.agent) is loaded (loaded: \(known.isEmpty ? "none" : known))"), started, stats: [])))
+            return .refused(refusal(AgentRTError(.notFound,
+                "no agent \(r.plugin).\(r.agent) is loaded (loaded: \(known.isEmpty ? "none" : known))"), started, stats: []))
         }
         guard JSONValue.isValid(r.input) else {
-            return .failure(PreparedBox(prepared: refusal(AgentRTError(.badArguments,
-                "the input of \(r.plugin).\(r.agent) is not valid JSON"), started, stats: [entry.stats])))
+            return .refused(refusal(AgentRTError(.badArguments,
+                "the input of \(r.plugin).\(r.agent) is not valid JSON"), started, stats: [entry.stats]))
         }
         let timeout = r.timeout ?? entry.descriptor.defaultTimeout ?? configuration.defaultTimeout
         let ctx: UserExecutionContext
@@ -172,16 +175,16 @@ extension Runtime {
                                                 requestID: r.requestID, connectionID: r.connectionID,
                                                 metadata: r.metadata, timeout: timeout, now: started)
         } catch {
-            return .failure(PreparedBox(prepared: refusal(error, started, stats: [entry.stats])))
+            return .refused(refusal(error, started, stats: [entry.stats]))
         }
         let user = users.state(for: r.userID)
         let zombies = entry.stats.zombies.load(ordering: .relaxed)
         if zombies > configuration.quarantineThreshold {
-            return .failure(PreparedBox(prepared: refusal(AgentRTError(.quarantined,
+            return .refused(refusal(AgentRTError(.quarantined,
                 "agent \(entry.descriptor.qualifiedName) is quarantined: \(zombies) abandoned calls are still running (limit \(configuration.quarantineThreshold)); it accepts calls again once they return",
-                runID: ctx.runID), started, stats: [entry.stats, user.stats])))
+                runID: ctx.runID), started, stats: [entry.stats, user.stats]))
         }
-        return .success((ctx, entry, user))
+        return .admissible(ctx, entry, user)
     }
 
     private func cancelledWhileWaiting(_ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
@@ -223,7 +226,7 @@ extension Runtime {
             return refusal(e, started, stats: [entry.stats, user.stats])
         }
         let call = AgentCall(runtime: self, context: ctx, plugin: d.plugin, name: d.name, parent: nil,
-                             stream: user.stream(in: events), input: r.input,
+                             stream: user.stream, input: r.input,
                              heartbeatTimeout: min(r.heartbeatTimeout ?? configuration.defaultHeartbeatTimeout,
                                                    r.timeout ?? d.defaultTimeout ?? configuration.defaultTimeout),
                              grace: configuration.grace)
@@ -239,6 +242,8 @@ extension Runtime {
     /// Publishes `agent_started`, arms the watchdog and hands the call to a worker.
     func start(_ call: AgentCall) {
         let user = call.userState!
+        call.entry!.stats.inFlight.add(1, ordering: .relaxed)
+        user.stats.inFlight.add(1, ordering: .relaxed)
         let userRemoved = user.lock.withLock { () -> Bool in
             if user.removed { return true }
             user.inFlight[call.runID] = call
@@ -248,17 +253,10 @@ extension Runtime {
         if userRemoved {
             // The user was removed (cleanup, expiry) while this call waited: it must not open
             // instances in the discarded state, so it ends cancelled before any plugin code runs.
-            call.codeReturned.store(true, ordering: .releasing)
-            _ = call.released.exchange(true, ordering: .acquiringAndReleasing)
-            call.userPermit?.release()
-            call.globalPermit?.release()
-            call.context.end()
-            call.complete(.failure(AgentRTError(.cancelled, "the sessions of user \(user.userID) were removed before the call started",
-                                                runID: call.runID)), abandoned: false)
+            finish(call, .failure(AgentRTError(.cancelled, "the sessions of user \(user.userID) were removed before the call started",
+                                               runID: call.runID)))
             return
         }
-        call.entry!.stats.inFlight.add(1, ordering: .relaxed)
-        user.stats.inFlight.add(1, ordering: .relaxed)
         let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
         call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))
         if let t = call.firstWatchTime { watchdog.schedule(call, at: t) }
@@ -311,8 +309,9 @@ extension Runtime {
     private func finish(_ call: AgentCall, _ outcome: Result<String, AgentRTError>) {
         call.codeReturned.store(true, ordering: .releasing)
         releaseResources(call)
-        if !call.complete(outcome, abandoned: false) {
-            counters.lateResults.add(call.lock.withLock { call.result != nil } ? 1 : 0, ordering: .relaxed)
+        // Already abandoned: a result the agent set before it finally returned is discarded.
+        if !call.complete(outcome, abandoned: false), call.lock.withLock({ call.result != nil }) {
+            counters.lateResults.add(1, ordering: .relaxed)
         }
     }
 

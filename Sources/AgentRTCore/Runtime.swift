@@ -75,8 +75,7 @@ public final class Runtime: @unchecked Sendable {
     let global: FairSemaphore
     private let lock = Lock()
     // Guarded by `lock`.
-    private var agents: [String: AgentEntry] = [:]
-    private var agentsByPair: [AgentKey: AgentEntry] = [:]
+    private var agents: [AgentKey: AgentEntry] = [:]
     private var breakers: [String: CircuitBreaker] = [:]
     private var transitionListeners: [@Sendable (CircuitBreaker.Transition) -> Void] = []
     /// Called for every log line (defaults to stderr).
@@ -86,7 +85,7 @@ public final class Runtime: @unchecked Sendable {
         self.configuration = configuration
         self.clock = clock
         self.events = EventBus(replayCapacity: configuration.replayCapacity)
-        self.users = UserRegistry(perUserLimit: configuration.perUserLimit)
+        self.users = UserRegistry(perUserLimit: configuration.perUserLimit, events: events)
         self.global = FairSemaphore(limit: configuration.globalLimit)
         self.pool = WorkerPool(initialThreads: configuration.initialWorkers, maxThreads: configuration.maxWorkers,
                                spinIterations: configuration.workerSpinIterations)
@@ -125,12 +124,11 @@ public final class Runtime: @unchecked Sendable {
         if let why = NameRules.checkAgentOrPluginName(agent.plugin) { throw AgentRTError(.internal, "plugin name \"\(agent.plugin)\" \(why)") }
         if let why = NameRules.checkAgentOrPluginName(agent.name) { throw AgentRTError(.internal, "agent name \"\(agent.name)\" \(why)") }
         try lock.withLock { () throws(AgentRTError) in
-            if agents[agent.qualifiedName] != nil {
+            let key = AgentKey(plugin: agent.plugin, name: agent.name)
+            if agents[key] != nil {
                 throw AgentRTError(.internal, "an agent named \(agent.qualifiedName) is already registered")
             }
-            let e = AgentEntry(descriptor: agent, implementation: implementation)
-            agents[agent.qualifiedName] = e
-            agentsByPair[AgentKey(plugin: agent.plugin, name: agent.name)] = e
+            agents[key] = AgentEntry(descriptor: agent, implementation: implementation)
         }
     }
 
@@ -141,7 +139,7 @@ public final class Runtime: @unchecked Sendable {
 
     func entry(_ plugin: String, _ name: String) -> AgentEntry? {
         let key = AgentKey(plugin: plugin, name: name)
-        return lock.withLock { agentsByPair[key] }
+        return lock.withLock { agents[key] }
     }
 
     /// Callers currently spinning for an outcome (at most one spins; the rest park at once, so

@@ -95,17 +95,15 @@ struct RunCommand: AsyncParsableCommand {
         let pretty = (format ?? (isatty(1) != 0 ? .pretty : .jsonl)) == .pretty
         let subscription = runtime.events.subscribe(userID: user)
         var lastError: AgentRTError? = nil
-        var terminalsSeen = 0
         for _ in 0..<`repeat` {
             let result = await runtime.run(request)
-            if let e = result.error { lastError = e } else { lastError = nil }
-            // Print this run's events, up to its terminal event (refused calls have none).
-            let expectsTerminal = !(result.error.map { [.invalidContext, .overloaded, .circuitOpen, .quarantined, .notFound].contains($0.code) } ?? false)
-            while expectsTerminal, let e = await subscription.next() {
+            lastError = result.error
+            // Print this run's events, up to its terminal event (a refused call has none).
+            while result.started, let e = await subscription.next() {
                 print(pretty ? Pretty.render(e) : e.json)
-                if e.kind.isTerminal { terminalsSeen += 1; break }
+                if e.kind.isTerminal { break }
             }
-            if !expectsTerminal, let e = result.error {
+            if !result.started, let e = result.error {
                 // Events published since the last terminal event (e.g. the breaker opening) first.
                 while let ev = subscription.poll() { print(pretty ? Pretty.render(ev) : ev.json) }
                 print(pretty ? "✗ refused  \(e.code.rawValue): \(e.message)" : refusalJSON(e, runID: result.runID))

@@ -20,7 +20,7 @@ public enum ContextValidation {
                 let c = b[i]
                 if c < 0x20 || c == 0x7F { control = UInt32(c); break }
                 if c == 0xC2, i + 1 < b.count, b[i + 1] >= 0x80, b[i + 1] <= 0x9F { control = UInt32(b[i + 1]); break }
-                if c != 0x20 && c != 0x09 {
+                if c != 0x20 {   // tabs and newlines are control characters, refused above
                     if first < 0 { first = i }
                     last = i
                 }

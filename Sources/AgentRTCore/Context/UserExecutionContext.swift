@@ -193,10 +193,13 @@ public enum RunID {
         return String(repeating: "0", count: 8 - s.count) + s
     }()
 
-    /// A new id such as `run_1a2b3c4d_2f` (`kind` is "run" or "tool").
-    public static func next(kind: String = "run") -> String {
+    /// What an id names: an agent run (`run_…`) or a tool call (`tool_…`).
+    public enum Kind: Sendable { case run, tool }
+
+    /// A new id such as `run_1a2b3c4d_2f`.
+    public static func next(_ kind: Kind = .run) -> String {
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        let head = kind == "tool" ? toolHead : runHead
+        let head = kind == .tool ? toolHead : runHead
         // Formatted by hand into a stack buffer: this runs for every call and tool call.
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
             var i = 0

@@ -103,10 +103,11 @@ public enum EventData: Sendable {
 
     /// The JSON object text.
     public var json: String {
+        if case .json(let s) = self { return s }
         var w = JSONObjectWriter()
         switch self {
-        case .json(let s):
-            return s
+        case .json:
+            break  // returned above
         case .started(let input, let deadline, let attempt):
             w.raw("input", input)
             if let deadline { w.int("deadline_ms", deadline) }

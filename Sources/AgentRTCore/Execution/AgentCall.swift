@@ -5,6 +5,8 @@ public struct RunResult: Sendable {
     public let runID: String
     /// The result JSON, or the failure.
     public let outcome: Result<String, AgentRTError>
+    /// False when the call was refused before it started (no events were published for it).
+    public let started: Bool
     /// Wall time from admission to outcome.
     public let duration: Duration
 
@@ -106,7 +108,7 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     @discardableResult
     func complete(_ outcome: Result<String, AgentRTError>, abandoned: Bool) -> Bool {
         let duration = Duration.nanoseconds(Int64(MonotonicTime.nanos() &- startNanos))
-        let rr = RunResult(runID: context.runID, outcome: outcome, duration: duration)
+        let rr = RunResult(runID: context.runID, outcome: outcome, started: true, duration: duration)
         let taken: (CheckedContinuation<RunResult, Never>?, ConditionVariable?, (@Sendable (RunResult) -> Void)?)? = lock.withLock {
             if terminal { return nil }
             terminal = true

@@ -50,10 +50,19 @@ public struct JSONSchema: Sendable {
         }
         try Self.check(schema, at: "#")
         root = schema
+        if case .object(let o) = schema, o.count == 1, case .string("object")? = o["type"] {
+            acceptsAnyObject = true
+        } else {
+            acceptsAnyObject = false
+        }
     }
+
+    /// `{"type":"object"}`, the default tool schema: any object passes without walking it.
+    private let acceptsAnyObject: Bool
 
     /// Returns every violation of the schema by `value`; empty means valid.
     public func validate(_ value: JSONValue) -> [JSONSchemaViolation] {
+        if acceptsAnyObject, case .object = value { return [] }
         var validator = _SchemaValidator()
         validator.validate(value, against: root)
         return validator.violations

@@ -2,9 +2,11 @@
 final class UserRegistry: @unchecked Sendable {
     private let shards: [Locked<[String: UserState]>]
     let perUserLimit: Int
+    let events: EventBus
 
-    init(perUserLimit: Int, shardCount: Int = 32) {
+    init(perUserLimit: Int, events: EventBus, shardCount: Int = 32) {
         self.perUserLimit = perUserLimit
+        self.events = events
         shards = (0..<shardCount).map { _ in Locked([:]) }
     }
 
@@ -16,7 +18,7 @@ final class UserRegistry: @unchecked Sendable {
     func state(for user: String) -> UserState {
         shard(user).withLock { map in
             if let s = map[user] { return s }
-            let s = UserState(userID: user, perUserLimit: perUserLimit)
+            let s = UserState(userID: user, perUserLimit: perUserLimit, stream: events.stream(for: user))
             map[user] = s
             return s
         }

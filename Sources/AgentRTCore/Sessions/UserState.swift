@@ -12,18 +12,12 @@ public final class UserState: @unchecked Sendable {
     var inFlight: [String: AgentCall] = [:]
     var lastUsedNanos: UInt64
     var removed = false
-    private var cachedStream: UserStream?
+    /// The user's event stream.
+    let stream: UserStream
 
-    /// The user's event stream, looked up once.
-    func stream(in bus: EventBus) -> UserStream {
-        if let s = lock.withLock({ cachedStream }) { return s }
-        let s = bus.stream(for: userID)
-        lock.withLock { cachedStream = s }
-        return s
-    }
-
-    init(userID: String, perUserLimit: Int) {
+    init(userID: String, perUserLimit: Int, stream: UserStream) {
         self.userID = userID
+        self.stream = stream
         self.admission = FairSemaphore(limit: perUserLimit)
         self.lastUsedNanos = MonotonicTime.nanos()
     }

@@ -39,8 +39,11 @@ public final class ToolDispatcher: @unchecked Sendable {
 
     /// Registers a tool under `plugin.name`.
     public func register(_ d: ToolDescriptor, implementation: any ToolImplementation) throws(AgentRTError) {
-        if let why = NameRules.checkToolName(d.qualifiedName, max: 128) {
-            throw AgentRTError(.internal, "tool name \"\(d.qualifiedName)\" \(why)")
+        if let why = NameRules.checkToolName(d.name) {
+            throw AgentRTError(.badArguments, "tool name \"\(d.name)\" \(why)")
+        }
+        if let why = NameRules.checkToolName(d.plugin) {
+            throw AgentRTError(.badArguments, "tool owner \"\(d.plugin)\" \(why)")
         }
         let schema: JSONSchema?
         do { schema = try JSONSchema(d.inputSchema) } catch {
@@ -75,7 +78,7 @@ public final class ToolDispatcher: @unchecked Sendable {
     /// failure is `.ok` with `isError`.
     func dispatch(from caller: AgentCall, name: String, argumentsJSON: String) -> (HostStatus, ToolCallResult?) {
         let started = MonotonicTime.nanos()
-        let callID = RunID.next(kind: "tool")
+        let callID = RunID.next(.tool)
         guard let entry = resolve(name, caller: caller) else {
             let e = AgentRTError(.notFound, "no tool named \"\(name)\" (tools are named plugin.tool)")
             announceFailure(caller, callID, name, argumentsJSON, e, started)
@@ -93,7 +96,7 @@ public final class ToolDispatcher: @unchecked Sendable {
             announceFailure(caller, callID, tool, "null", e, started)
             return (.invalidJSON, nil)
         }
-        if entry.validates, let schema = entry.schema, !Self.acceptsAnyObject(schema, args) {
+        if entry.validates, let schema = entry.schema {
             let violations = schema.validate(args)
             if !violations.isEmpty {
                 let e = AgentRTError(.badArguments, "arguments of \(tool) do not match its schema: "
@@ -173,13 +176,6 @@ public final class ToolDispatcher: @unchecked Sendable {
                 durationMs: Int64(elapsed / 1_000_000)))
         }
         return (status, result)
-    }
-
-    /// `{"type":"object"}` with an object argument needs no validator run.
-    static func acceptsAnyObject(_ schema: JSONSchema, _ args: JSONValue) -> Bool {
-        guard case .object(let o) = schema.root, o.count == 1, case .string("object")? = o["type"],
-              case .object = args else { return false }
-        return true
     }
 
     /// A tool's own error as JSON content (text becomes a JSON string).

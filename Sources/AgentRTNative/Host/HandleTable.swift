@@ -61,7 +61,8 @@ final class HandleTable: @unchecked Sendable {
         return UInt64(tag) << 32 | UInt64(index) << Self.shardBits | s
     }
 
-    /// Retires a token: later lookups report `stale` (until the slot is reused twice).
+    /// Retires a token: later lookups report `stale` until the slot's next call is retired too
+    /// (then `invalid`).
     func retire(_ token: UInt64) {
         guard let (shard, index, tag) = decode(token) else { return }
         shard.lock.withLock {

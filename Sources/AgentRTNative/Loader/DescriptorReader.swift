@@ -55,17 +55,16 @@ struct DescriptorReader {
         return out
     }
 
-    /// Walks an array of size-prefixed structs with the stride of its first element. ABI 1.0 is
-    /// the first version, so every struct must be exactly its 1.0 size (C's sizeof); a later
-    /// minor reading an older plugin will accept the smaller sizes of the minors before it.
+    /// Walks an array of size-prefixed structs. ABI 1.0 is the first version, so every element
+    /// must be exactly its 1.0 size (C's sizeof), which is then also the array's stride; a later
+    /// minor reading an older plugin will walk with the first element's smaller size.
     func forEach(_ base: UnsafeRawPointer?, count: UInt32, what: String, structName: String, expected: Int,
                  _ body: (Int, UnsafeRawPointer) throws(PluginLoadError) -> Void) throws(PluginLoadError) {
         if count == 0 { return }
         guard let base else { throw fail("\(what)_count is \(count) but the \(what)s array is NULL") }
         guard count <= Self.maxItems else { throw fail("\(what)_count is \(count), more than the limit of \(Self.maxItems)") }
-        let stride = Int(base.load(as: UInt32.self))
         for i in 0..<Int(count) {
-            let p = base + i * (stride == expected ? stride : expected)
+            let p = base + i * expected
             let size = p.load(as: UInt32.self)
             guard Int(size) == expected else {
                 if i > 0 && size == 0 {

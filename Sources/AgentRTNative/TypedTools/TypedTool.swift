@@ -132,19 +132,19 @@ public final class TypedTool: @unchecked Sendable {
         precondition(args.owner == ObjectIdentifier(self), "Arguments were converted by another TypedTool")
         let parameters = prototype.parameters
         let outcome = args.strings.withUnsafeBufferPointer { strings in
-            // 16 argument slots of 8 bytes, then a 16-byte return buffer (>= sizeof(ffi_arg)).
-            withUnsafeTemporaryAllocation(byteCount: 8 * 16 + 16, alignment: 16) { scratch in
+            // 16 argument slots of 8 bytes, one for bound user data, then a 16-byte return buffer
+            // (>= sizeof(ffi_arg)).
+            withUnsafeTemporaryAllocation(byteCount: 8 * 17 + 16, alignment: 16) { scratch in
                 withUnsafeTemporaryAllocation(
                     of: UnsafeMutableRawPointer?.self, capacity: parameters.count + 1
                 ) { pointers -> Result<JSONValue, TypedToolCallError> in
                     let values = scratch.baseAddress!
-                    let returnValue = values + 8 * 16
+                    let returnValue = values + 8 * 17
                     returnValue.storeBytes(of: 0, as: UInt64.self)
-                    // With bound user data, argument 0 is that pointer; it lives in the return
-                    // buffer's second half until the call has read it.
+                    // With bound user data, argument 0 is that pointer (in slot 16).
                     let shift = boundPointer != nil ? 1 : 0
                     if let boundPointer {
-                        let slot = returnValue + 8
+                        let slot = values + 8 * 16
                         slot.storeBytes(of: boundPointer, as: UnsafeMutableRawPointer.self)
                         pointers[0] = slot
                     }
