@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "AgentRTCore", targets: ["AgentRTCore"]),
         .library(name: "AgentRTNative", targets: ["AgentRTNative"]),
         .library(name: "AgentRTSDK", targets: ["AgentRTSDK"]),
+        // Test support for hosts and for our own suites: a manual clock.
+        .library(name: "AgentRTTesting", targets: ["AgentRTTesting"]),
         // Example Swift plugin, written with AgentRTSDK only.
         .library(name: "SwiftPlannerPlugin", type: .dynamic, targets: ["SwiftPlannerPlugin"]),
         // The no-op agents `agentrt bench` measures with.
@@ -27,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi",
                        providers: [.apt(["libffi-dev"])]),
         .target(name: "AgentRTCore", swiftSettings: strict),
+        .target(name: "AgentRTTesting", dependencies: ["AgentRTCore"], swiftSettings: strict),
         .target(name: "AgentRTNative", dependencies: ["AgentRTCore", "CAgentRT", "CFFI"], swiftSettings: strict),
         // Exports agentrt_plugin_magic from every Swift plugin (Swift cannot name a data symbol).
         .target(name: "CAgentRTPluginMagic", dependencies: ["CAgentRT"]),
@@ -43,10 +46,10 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "CBenchPlugin", dependencies: ["CAgentRT"], path: "plugins/c-bench",
                 cSettings: [.unsafeFlags(["-fvisibility=hidden"])]),
-        .testTarget(name: "AgentRTCoreTests", dependencies: ["AgentRTCore"], swiftSettings: strict),
+        .testTarget(name: "AgentRTCoreTests", dependencies: ["AgentRTCore", "AgentRTTesting"], swiftSettings: strict),
         .testTarget(
             name: "AgentRTNativeTests",
-            dependencies: ["AgentRTNative", "AgentRTCore", "CAgentRT", "agentrt"],
+            dependencies: ["AgentRTNative", "AgentRTCore", "AgentRTTesting", "CAgentRT", "agentrt"],
             exclude: ["Fixtures"],
             swiftSettings: strict),
     ]

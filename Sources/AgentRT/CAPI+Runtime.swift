@@ -65,7 +65,8 @@ public func agentrt_runtime_free(_ rt: OpaquePointer?) -> Int32 {
             return Array(e.subscriptions.values)
         }
         for s in subs { s.cancel() }
-        e.runtime.removeAllUsers(reason: "the runtime was freed")
+        // Ends every run (completion callbacks called once each before this returns), closes
+        // every session and runs plugins' on_shutdown.
         e.runtime.shutdown()
         return .ok
     }

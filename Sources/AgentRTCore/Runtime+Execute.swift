@@ -92,8 +92,7 @@ extension Runtime {
 
     func cancel(_ call: AgentCall, reason: String) {
         guard call.isRunning else { return }
-        call.context.cancel(.caller(reason: reason))
-        watchdog.schedule(call, at: MonotonicTime.nanos() &+ call.graceNanos)
+        call.context.cancel(.caller(reason: reason))   // the call's state machine takes it from here
     }
 
     enum Prepared { case ready(AgentCall), refused(RunResult) }
@@ -101,7 +100,7 @@ extension Runtime {
     func refusal(_ e: AgentRTError, _ started: UInt64, stats: [CallStats]) -> Prepared {
         for s in stats { s.recordRefusal(e.code) }
         return .refused(RunResult(runID: e.runID ?? "", outcome: .failure(e), started: false,
-                                  duration: .nanoseconds(Int64(MonotonicTime.nanos() &- started))))
+                                  duration: .nanoseconds(Int64(clock.nowNanos() &- started))))
     }
 
     /// Validation and every guard before the hand-off. Async admission waits suspend.
@@ -111,15 +110,15 @@ extension Runtime {
         return await prepareWith(r) { sem in await sem.acquire(timeout: wait) }
     }
 
-    func prepareBlocking(_ r: RunRequest) -> Prepared {
+    func prepareBlocking(_ r: RunRequest, hostTool: HostToolRequest? = nil) -> Prepared {
         let wait = r.admissionWait ?? configuration.admissionWait
-        if wait <= .zero { return prepareSync(r) { $0.tryAcquire() } }
-        let deadline = MonotonicTime.nanos() &+ wait.nanoseconds
-        return prepareSync(r) { $0.acquireBlocking(untilNanos: deadline) }
+        if wait <= .zero { return prepareSync(r, hostTool: hostTool) { $0.tryAcquire() } }
+        let deadline = clock.nowNanos() &+ wait.nanoseconds
+        return prepareSync(r, hostTool: hostTool) { $0.acquireBlocking(untilNanos: deadline) }
     }
 
     private func prepareWith(_ r: RunRequest, acquire: (FairSemaphore) async -> Bool) async -> Prepared {
-        let started = MonotonicTime.nanos()
+        let started = clock.nowNanos()
         let (ctx, entry, user): (UserExecutionContext, AgentEntry, UserState)
         switch checkBeforeAdmission(r, started: started) {
         case .refused(let p): return p
@@ -137,16 +136,16 @@ extension Runtime {
         return afterAdmission(r, ctx, entry, user, started)
     }
 
-    private func prepareSync(_ r: RunRequest, acquire: (FairSemaphore) -> Bool) -> Prepared {
-        let started = MonotonicTime.nanos()
+    private func prepareSync(_ r: RunRequest, hostTool: HostToolRequest?, acquire: (FairSemaphore) -> Bool) -> Prepared {
+        let started = clock.nowNanos()
         let (ctx, entry, user): (UserExecutionContext, AgentEntry, UserState)
-        switch checkBeforeAdmission(r, started: started) {
+        switch checkBeforeAdmission(r, started: started, entryOverride: hostTool == nil ? nil : hostCallEntry) {
         case .refused(let p): return p
         case .admissible(let c, let e, let u): (ctx, entry, user) = (c, e, u)
         }
         guard acquire(user.admission) else { return overloaded(ctx, entry, user, started, perUser: true) }
         guard acquire(global) else { user.admission.release(); return overloaded(ctx, entry, user, started, perUser: false) }
-        return afterAdmission(r, ctx, entry, user, started)
+        return afterAdmission(r, ctx, entry, user, started, hostTool: hostTool)
     }
 
     /// The checks before admission: a call that may wait for permits, or a refusal.
@@ -155,11 +154,11 @@ extension Runtime {
         case refused(Prepared)
     }
 
-    private func checkBeforeAdmission(_ r: RunRequest, started: UInt64) -> Checked {
+    private func checkBeforeAdmission(_ r: RunRequest, started: UInt64, entryOverride: AgentEntry? = nil) -> Checked {
         if isShutDown.load(ordering: .acquiring) {
             return .refused(refusal(AgentRTError(.cancelled, "the runtime was shut down"), started, stats: []))
         }
-        guard let entry = entry(r.plugin, r.agent) else {
+        guard let entry = entryOverride ?? entry(r.plugin, r.agent) else {
             let known = agentDescriptors.map(\.qualifiedName).joined(separator: ", ")
             return .refused(refusal(AgentRTError(.notFound,
                 "no agent \(r.plugin).\(r.agent) is loaded (loaded: \(known.isEmpty ? "none" : known))"), started, stats: []))
@@ -202,8 +201,14 @@ extension Runtime {
     }
 
     private func afterAdmission(_ r: RunRequest, _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
-                                _ started: UInt64) -> Prepared {
+                                _ started: UInt64, hostTool: HostToolRequest? = nil) -> Prepared {
         let d = entry.descriptor
+        if let hostTool {
+            // A host tool call: the tool's own breaker guards it, not an agent breaker.
+            let call = makeCall(r, ctx, entry, user, d)
+            call.hostTool = hostTool
+            return .ready(call)
+        }
         let breaker: CircuitBreaker
         if configuration.breakerPerUser {
             breaker = self.breaker(for: breakerKey(plugin: d.plugin, agent: d.name, user: ctx.userID))
@@ -225,6 +230,14 @@ extension Runtime {
             if let retryAt, retryAt != .max { e.retryAtMillis = wallMillis(fromMonotonic: retryAt) }
             return refusal(e, started, stats: [entry.stats, user.stats])
         }
+        let call = makeCall(r, ctx, entry, user, d)
+        call.breaker = breaker
+        call.breakerPermit = permit
+        return .ready(call)
+    }
+
+    private func makeCall(_ r: RunRequest, _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
+                          _ d: AgentDescriptor) -> AgentCall {
         let call = AgentCall(runtime: self, context: ctx, plugin: d.plugin, name: d.name, parent: nil,
                              stream: user.stream, input: r.input,
                              heartbeatTimeout: min(r.heartbeatTimeout ?? configuration.defaultHeartbeatTimeout,
@@ -234,9 +247,7 @@ extension Runtime {
         call.userState = user
         call.userPermit = user.admission
         call.globalPermit = global
-        call.breaker = breaker
-        call.breakerPermit = permit
-        return .ready(call)
+        return call
     }
 
     /// Publishes `agent_started`, arms the watchdog and hands the call to a worker.
@@ -244,21 +255,29 @@ extension Runtime {
         let user = call.userState!
         call.entry!.stats.inFlight.add(1, ordering: .relaxed)
         user.stats.inFlight.add(1, ordering: .relaxed)
+        pendingOutcomes.add(1, ordering: .relaxed)
         let userRemoved = user.lock.withLock { () -> Bool in
             if user.removed { return true }
             user.inFlight[call.runID] = call
             user.lastUsedNanos = call.startNanos
             return false
         }
-        if userRemoved {
-            // The user was removed (cleanup, expiry) while this call waited: it must not open
-            // instances in the discarded state, so it ends cancelled before any plugin code runs.
-            finish(call, .failure(AgentRTError(.cancelled, "the sessions of user \(user.userID) were removed before the call started",
-                                               runID: call.runID)))
+        if userRemoved || isShutDown.load(ordering: .acquiring) {
+            // The user was removed (cleanup, expiry) or the runtime shut down while this call
+            // waited: it must not open instances in discarded state, so it ends before any
+            // plugin code runs.
+            let why = userRemoved ? "the sessions of user \(user.userID) were removed before the call started"
+                                  : "the runtime shut down before the call started"
+            call.end(.notRun(AgentRTError(.cancelled, why, runID: call.runID)))
             return
         }
-        let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
-        call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))
+        // Every cancellation of the context (caller, watchdog, removal, shutdown) moves the call's
+        // state machine; the handler holds the call weakly (the context lives inside the call).
+        call.context.onCancel { [weak call] cause in call?.contextCancelled(cause) }
+        if call.hostTool == nil {
+            let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
+            call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))
+        }
         if let t = call.firstWatchTime { watchdog.schedule(call, at: t) }
         pool.submit(call)
     }
@@ -272,86 +291,61 @@ extension Runtime {
         return w.finish()
     }
 
-    /// Runs on a worker: session instance, serialisation, the agent function, then the release
-    /// of everything the call held and the outcome. Resources are released before the outcome is
-    /// delivered, so a caller that starts its next call from the completion finds its permit free.
-    /// An abandoned call releases them here too, when its code finally returns.
+    /// Runs on a worker: the session instance, the instance gate (agents that are not
+    /// thread-safe), then the agent function. The call's state machine decides the outcome.
     func executeOnWorker(_ call: AgentCall) {
+        guard call.begin() else { return }   // ended while it waited for a worker
         let entry = call.entry!
         let impl = entry.implementation
         if let cause = call.context.cancellationCause {
-            finish(call, .failure(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)))
+            call.end(.notRun(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)))
             return
         }
-        var slot: InstanceSlot? = nil
         let instance: AgentInstance
         if impl.hasSessionHooks {
-            let s = instanceSlot(call.userState!, entry, sessionID: call.context.sessionID)
+            let slot = instanceSlot(call.userState!, entry, sessionID: call.context.sessionID)
             do {
-                instance = try s.acquire()
-                slot = s
+                instance = try slot.acquire(for: call)
+                call.lock.withLock { call.heldSlot = slot }
             } catch {
-                finish(call, .failure(AgentRTError(error.code == .cancelled ? .cancelled : .agentError,
-                                                   "session open failed: \(error.message)", runID: call.runID)))
+                let code: ErrorCode = [.cancelled, .timeout, .noHeartbeat].contains(error.code) ? error.code : .agentError
+                call.end(.notRun(AgentRTError(code, "session open failed: \(error.message)", runID: call.runID)))
                 return
             }
         } else {
             instance = entry.shared
         }
-        let serial = !entry.descriptor.threadSafe
-        if serial { instance.serial.lock() }
-        let status = impl.run(call, instance: instance, input: call.input)
-        if serial { instance.serial.unlock() }
-        slot?.release()
-        finish(call, outcome(of: call, status: status))
-    }
-
-    private func finish(_ call: AgentCall, _ outcome: Result<String, AgentRTError>) {
-        call.codeReturned.store(true, ordering: .releasing)
-        releaseResources(call)
-        // Already abandoned: a result the agent set before it finally returned is discarded.
-        if !call.complete(outcome, abandoned: false), call.lock.withLock({ call.result != nil }) {
-            counters.lateResults.add(1, ordering: .relaxed)
-        }
-    }
-
-    func outcome(of call: AgentCall, status: HostStatus) -> Result<String, AgentRTError> {
-        let (result, refusal, message) = call.lock.withLock { (call.result, call.resultRefusal, call.errorMessage) }
-        if status == .ok {
-            if let result { return .success(result) }
-            if let refusal { return .failure(AgentRTError(.invalidOutput, "\(call.describe()) \(refusal)", runID: call.runID)) }
-            if let cause = call.context.cancellationCause {
-                return .failure(AgentRTError(cause.errorCode, "\(call.describe()): \(cause.explanation)", runID: call.runID))
+        call.lock.withLock { call.instance = instance }
+        if !entry.descriptor.threadSafe {
+            let gate = instance.gate
+            guard call.enterQueue(gate) else {
+                let cause = call.context.cancellationCause ?? .deadline
+                call.end(.notRun(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)))
+                return
             }
-            return .failure(AgentRTError(.invalidOutput, "\(call.describe()) returned without setting a result", runID: call.runID))
+            guard gate.enter(call) else { return }   // queued: resumes on a worker when granted
+            guard call.grantGate() else {
+                gate.release(runtime: self)          // ended meanwhile: pass the gate on
+                return
+            }
         }
+        runAgentCode(call)
+    }
+
+    /// Runs the agent function (the call holds its instance, and its gate if it needs one).
+    func runAgentCode(_ call: AgentCall) {
         if let cause = call.context.cancellationCause {
-            return .failure(AgentRTError(cause.errorCode, "\(call.describe()): \(cause.explanation)", runID: call.runID))
+            // Re-checked after any wait: a call that was cancelled never runs plugin code.
+            call.end(.notRun(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)))
+            return
         }
-        let text = message ?? "returned \(status.name) without an error message"
-        return .failure(AgentRTError(.agentError, "\(call.describe()) failed: \(text)", runID: call.runID))
+        let instance = call.lock.withLock { call.instance } ?? call.entry!.shared
+        let status = call.entry!.implementation.run(call, instance: instance, input: call.input)
+        call.end(.returned(status))
     }
 
-    /// Returns the permits, leaves the in-flight tables and ends the context; once per call.
-    private func releaseResources(_ call: AgentCall) {
-        guard !call.released.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let user = call.userState!
-        if call.isAbandoned {
-            call.entry!.stats.zombies.subtract(1, ordering: .relaxed)
-            user.stats.zombies.subtract(1, ordering: .relaxed)
-            counters.zombiesReturned.add(1, ordering: .relaxed)
-        }
-        watchdog.remove(call)
-        call.userPermit?.release()
-        call.globalPermit?.release()
-        user.lock.withLock { _ = user.inFlight.removeValue(forKey: call.runID) }
-        call.entry!.stats.inFlight.subtract(1, ordering: .relaxed)
-        user.stats.inFlight.subtract(1, ordering: .relaxed)
-        call.context.end()
-    }
-
-    /// Breaker, stats: once per call, outside every lock.
-    func recordOutcome(_ call: AgentCall, _ outcome: Result<String, AgentRTError>, duration: Duration, abandoned: Bool) {
+    /// Breaker and stats: once per root call, before its outcome is visible.
+    func recordOutcome(_ call: AgentCall, _ outcome: Result<String, AgentRTError>, duration: Duration) {
         guard let entry = call.entry, call.parent == nil else { return }
         entry.stats.record(outcome, duration: duration)
         call.userState?.stats.record(outcome, duration: duration)
@@ -361,17 +355,25 @@ extension Runtime {
         case .success: o = .success
         case .failure(let e):
             switch e.code {
-            case .cancelled, .invalidContext, .overloaded, .notFound: o = .ignored
+            case .cancelled, .invalidContext, .overloaded, .notFound, .badArguments: o = .ignored
             default: o = .failure
             }
         }
         publish(b.record(p, outcome: o, duration: duration), userID: call.context.userID)
     }
 
+    /// A zombie: counted in the same transition that abandoned the call.
     func noteAbandoned(_ call: AgentCall) {
         call.entry?.stats.zombies.add(1, ordering: .relaxed)
         call.userState?.stats.zombies.add(1, ordering: .relaxed)
         log(level: 3, "abandoned \(call.describe()) run \(call.runID) of user \(call.context.userID); its thread and permit stay held until it returns")
+    }
+
+    /// An abandoned call's code returned: the zombie it counted goes away.
+    func zombieReturned(_ call: AgentCall) {
+        call.entry?.stats.zombies.subtract(1, ordering: .relaxed)
+        call.userState?.stats.zombies.subtract(1, ordering: .relaxed)
+        counters.zombiesReturned.add(1, ordering: .relaxed)
     }
 
     func instanceSlot(_ user: UserState, _ entry: AgentEntry, sessionID: String) -> InstanceSlot {

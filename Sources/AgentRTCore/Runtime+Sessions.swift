@@ -36,7 +36,8 @@ extension Runtime {
 
     /// Removes users idle for at least `idle` (no call in flight, none started since).
     @discardableResult
-    public func expireIdleUsers(idle: Duration, now: UInt64 = MonotonicTime.nanos()) -> [String] {
+    public func expireIdleUsers(idle: Duration, now: UInt64? = nil) -> [String] {
+        let now = now ?? clock.nowNanos()
         var expired: [String] = []
         for u in users.all {
             let idleEnough = u.lock.withLock { u.inFlight.isEmpty && now &- u.lastUsedNanos >= idle.nanoseconds }
@@ -59,16 +60,13 @@ extension Runtime {
         return all.count
     }
 
-    private func cleanup(_ user: UserState, reason: String) {
+    func cleanup(_ user: UserState, reason: String) {
         let (calls, slots): ([AgentCall], [InstanceSlot]) = user.lock.withLock {
             let s = Array(user.instances.values)
             user.instances.removeAll()
             return (Array(user.inFlight.values), s)
         }
-        for c in calls {
-            c.context.cancel(.shutdown(reason: reason))
-            watchdog.schedule(c, at: MonotonicTime.nanos() &+ c.graceNanos)
-        }
+        for c in calls { c.context.cancel(.shutdown(reason: reason)) }  // each call's state machine takes it on
         close(slots)
         // Events of running calls still reach subscribers; an unwatched stream goes with its user.
         if calls.isEmpty { events.dropStream(for: user.userID) }
@@ -76,7 +74,7 @@ extension Runtime {
 
     private func close(_ slots: [InstanceSlot]) {
         for s in slots {
-            if let instance = s.markRemoved() { pool.submit(CloseInstanceItem(slot: s, instance: instance)) }
+            if let instance = s.markRemoved() { pool.submit(CloseInstanceItem(runtime: self, slot: s, instance: instance)) }
         }
     }
 

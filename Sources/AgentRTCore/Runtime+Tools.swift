@@ -1,32 +1,60 @@
 /// Tool calls from outside an agent (the CLI's `agentrt call`, hosts).
 extension Runtime {
-    /// Calls one tool for `userID` through the dispatcher, on the calling thread, with the same
-    /// guards and events as a call from an agent (under a root run named `host.call`).
+    /// Calls one tool for `userID` with the guards of a run: per-user and global admission, a
+    /// deadline (`timeout`, default `Configuration.toolTimeout`) enforced by the watchdog, and the
+    /// tool's own breaker. The tool runs on a worker thread under a root run `host.call`, whose
+    /// stream shows the `tool_executing`/`tool_completed` pair; the calling thread waits (a tool
+    /// that outlives the deadline is `timeout`, abandoned after the grace period).
     public func callTool(userID: String, sessionID: String? = nil, name: String, argumentsJSON: String,
                          timeout: Duration? = nil) -> Result<ToolCallResult, AgentRTError> {
-        let ctx: UserExecutionContext
-        do {
-            ctx = try UserExecutionContext.make(userID: userID, sessionID: sessionID, timeout: timeout ?? configuration.toolTimeout)
-        } catch { return .failure(error) }
-        let root = AgentCall(runtime: self, context: ctx, plugin: "host", name: "call", parent: nil,
-                             stream: events.stream(for: userID), input: argumentsJSON, heartbeatTimeout: .zero,
-                             grace: configuration.grace)
-        defer {
-            root.lock.withLock { root.terminal = true }
-            root.phase.store(AgentCall.Phase.finished.rawValue, ordering: .releasing)
-            ctx.end()
+        let request = HostToolRequest(name: name, argumentsJSON: argumentsJSON)
+        let r = RunRequest(plugin: "host", agent: "call", userID: userID, sessionID: sessionID, input: "{}",
+                           timeout: timeout ?? configuration.toolTimeout)
+        let call: AgentCall
+        switch prepareBlocking(r, hostTool: request) {
+        case .refused(let rr): return .failure(rr.error ?? AgentRTError(.internal, "the tool call was refused"))
+        case .ready(let c): call = c
         }
-        let (status, result) = root.callTool(name, argumentsJSON: argumentsJSON)
-        if let result { return .success(result) }
-        let lastError = lastToolError(in: root) ?? "tool call failed with status \(status.name)"
-        let code = ErrorCode.allCases.first { $0.status == status } ?? .internal
-        return .failure(AgentRTError(code, lastError, runID: ctx.runID))
+        start(call)
+        let rr = call.waitBlocking()
+        let (status, result, lastError) = call.lock.withLock { (request.status, request.result, request.lastError) }
+        switch rr.outcome {
+        case .success:
+            if let result { return .success(result) }
+            return .failure(AgentRTError(.internal, "tool \(name) returned no result", runID: rr.runID))
+        case .failure(let e):
+            // The dispatcher's refusal (bad arguments, unknown tool, open breaker …) keeps its code.
+            if e.code == .agentError, status != .ok {
+                let code = ErrorCode.allCases.first { $0.status == status } ?? .internal
+                return .failure(AgentRTError(code, lastError ?? "tool call failed with status \(status.name)", runID: rr.runID))
+            }
+            return .failure(e)
+        }
     }
 
-    private func lastToolError(in root: AgentCall) -> String? {
-        guard case .events(let es, _) = root.stream.read(from: max(1, root.stream.nextSequence &- 1)),
-              let e = es.last, e.kind == .toolCompleted,
-              case .object(let d) = e.data, case .object(let err)? = d["error"] else { return nil }
-        return err["message"]?.stringValue
+    func lastToolError(in root: AgentCall) -> String? {
+        guard case .events(let es, _) = root.stream.read(from: max(1, root.stream.nextSequence &- 4), max: 8) else { return nil }
+        for e in es.reversed() where e.kind == .toolCompleted && e.runID.utf8.elementsEqual(root.runID.utf8) {
+            guard case .object(let d) = e.data, case .object(let err)? = d["error"] else { return nil }
+            return err["message"]?.stringValue
+        }
+        return nil
+    }
+}
+
+/// The root "agent" of a host tool call: runs the tool through the dispatcher on a worker.
+struct HostToolCallAgent: AgentImplementation {
+    func run(_ call: AgentCall, instance: AgentInstance, input: String) -> HostStatus {
+        guard let req = call.hostTool else { return .internal }
+        let (status, result) = call.callTool(req.name, argumentsJSON: req.argumentsJSON)
+        let lastError = result == nil ? call.runtime.lastToolError(in: call) : nil
+        call.lock.withLock {
+            req.status = status
+            req.result = result
+            req.lastError = lastError
+        }
+        if result != nil { return call.setResult("null") == .ok ? .ok : .internal }
+        _ = call.setError(lastError ?? "tool call failed with status \(status.name)")
+        return status == .ok ? .internal : status
     }
 }

@@ -49,6 +49,8 @@ public final class Runtime: @unchecked Sendable {
         public var maxResultBytes = 16 << 20
         public var maxEventBytes = 1 << 20
         public var maxToolDepth = 8
+        /// Largest tool-call arguments (JSON bytes); larger calls fail with `bad_arguments`.
+        public var maxToolArgumentBytes = 1 << 20
         /// Default timeout of a tool call (capped by the caller's deadline).
         public var toolTimeout: Duration = .seconds(30)
         /// Caller and worker spin budgets (0 disables spinning).
@@ -58,9 +60,11 @@ public final class Runtime: @unchecked Sendable {
         public var maxWorkers = 1024
         /// Lowest log level written (0 trace … 4 error); 5 silences plugin logs.
         public var logLevel: Int32 = 3
-        /// Users with no call for this long are removed (sessions closed) by a background
-        /// sweeper; nil keeps them until `expireIdleUsers`/`removeUser` is called.
-        public var idleUserExpiry: Duration? = nil
+        /// Users with no call for this long are removed by a background sweeper: their sessions
+        /// are closed and their stream, stats and per-user breakers dropped (a later call starts
+        /// afresh; the stream's seq keeps increasing). nil keeps users until
+        /// `expireIdleUsers`/`removeUser` is called.
+        public var idleUserExpiry: Duration? = .seconds(15 * 60)
         public init() {}
     }
 
@@ -70,7 +74,7 @@ public final class Runtime: @unchecked Sendable {
     public let counters = RuntimeCounters()
     let clock: any RuntimeClock
     let pool: WorkerPool
-    let watchdog = Watchdog()
+    let watchdog: Watchdog
     let users: UserRegistry
     let global: FairSemaphore
     private let lock = Lock()
@@ -85,8 +89,9 @@ public final class Runtime: @unchecked Sendable {
         self.configuration = configuration
         self.clock = clock
         self.events = EventBus(replayCapacity: configuration.replayCapacity)
-        self.users = UserRegistry(perUserLimit: configuration.perUserLimit, events: events)
-        self.global = FairSemaphore(limit: configuration.globalLimit)
+        self.watchdog = Watchdog(clock: clock)
+        self.users = UserRegistry(perUserLimit: configuration.perUserLimit, events: events, clock: clock, timers: watchdog)
+        self.global = FairSemaphore(limit: configuration.globalLimit, clock: clock, timers: watchdog)
         self.pool = WorkerPool(initialThreads: configuration.initialWorkers, maxThreads: configuration.maxWorkers,
                                spinIterations: configuration.workerSpinIterations)
         self.tools = ToolDispatcher()
@@ -96,25 +101,41 @@ public final class Runtime: @unchecked Sendable {
         }
     }
 
-    private let sweeper = Locked<IdleSweeper?>(nil)
+    let sweeper = Locked<IdleSweeper?>(nil)
+    /// The root "agent" of host tool calls (`callTool`); never in the registry.
+    let hostCallEntry = AgentEntry(descriptor: AgentDescriptor(plugin: "host", name: "call", threadSafe: true),
+                                   implementation: HostToolCallAgent())
 
     deinit { shutdown() }
 
-    /// Set once `shutdown()` ran: new calls are refused with `cancelled`.
+    /// Set once `shutdown()` began: new calls are refused with `cancelled`.
     let isShutDown = Atomic<Bool>(false)
+    /// Root calls started whose outcome (and completion callback) is not yet delivered.
+    let pendingOutcomes = Atomic<Int>(0)
+    /// Plugin work queued outside calls (session closes).
+    let pendingPluginWork = Atomic<Int>(0)
+    let quiescence = Lock()
+    let quiescent = ConditionVariable()
+    /// Run once at shutdown, after every call and session close (plugins' `on_shutdown`).
+    let shutdownHooks = Locked<[@Sendable () -> Void]>([])
 
-    /// Stops the runtime: running calls are cancelled (and abandoned after the grace period),
-    /// new calls are refused, the watchdog and idle workers stop. Idempotent; plugins stay mapped.
-    public func shutdown() {
-        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        for u in users.all {
-            for c in u.lock.withLock({ Array(u.inFlight.values) }) {
-                c.context.cancel(.shutdown(reason: "the runtime shut down"))
-            }
+    func outcomeDelivered() {
+        pendingOutcomes.subtract(1, ordering: .acquiringAndReleasing)
+        if isShutDown.load(ordering: .acquiring) {
+            quiescence.withLock { quiescent.broadcast() }
         }
-        sweeper.withLock { $0 }?.stop()
-        watchdog.stop()
-        pool.shutdown()
+    }
+    func pluginWorkStarted() { pendingPluginWork.add(1, ordering: .relaxed) }
+    func pluginWorkFinished() {
+        if pendingPluginWork.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 && isShutDown.load(ordering: .acquiring) {
+            quiescence.withLock { quiescent.broadcast() }
+        }
+    }
+
+    /// Registers work to run once when the runtime shuts down (after its calls ended and its
+    /// sessions closed); used by the native layer for plugins' `on_shutdown`.
+    public func addShutdownHook(_ body: @escaping @Sendable () -> Void) {
+        shutdownHooks.withLock { $0.append(body) }
     }
 
     // MARK: registry

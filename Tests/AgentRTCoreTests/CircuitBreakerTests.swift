@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import AgentRTCore
+import AgentRTTesting
 
 /// A breaker on a manual clock with the documented defaults (window 20, minimum 10, 50%, 30 s, 1 probe).
 private func makeBreaker(_ configure: (inout CircuitBreaker.Config) -> Void = { _ in }) -> (CircuitBreaker, ManualClock) {

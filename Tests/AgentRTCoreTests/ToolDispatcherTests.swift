@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import AgentRTCore
+import AgentRTTesting
 
 private let addSchema: JSONValue = [
     "type": "object",

@@ -143,6 +143,11 @@ public final class EventBus: @unchecked Sendable {
         }
     }
 
+    /// Drops every stream (the runtime shut down).
+    public func dropAllStreams() {
+        for s in shards { s.withLock { $0.removeAll() } }
+    }
+
     /// Number of users with a stream.
     public var streamCount: Int { shards.reduce(0) { n, s in n + s.withLock { $0.count } } }
 }

@@ -13,8 +13,8 @@ extension AgentCall {
     /// `heartbeat`: proves liveness and, with details, publishes an `agent_thinking` status note.
     public func heartbeat(details: String) -> HostStatus {
         if !isRunning { runtime.counters.lateEvents.add(1, ordering: .relaxed); return .staleHandle }
-        lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
-        parent?.lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
+        lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing)
+        parent?.lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing)
         if !details.isEmpty {
             lock.withLock { heartbeatDetails = details }
             publish(.agentThinking, .thinking(text: details, kind: "status"))
@@ -30,7 +30,7 @@ extension AgentCall {
         guard dataJSON.count <= runtime.configuration.maxEventBytes else { return .tooLarge }
         guard JSONValue.isValid(bytes: dataJSON) else { return .invalidJSON }
         let data = String(decoding: dataJSON, as: UTF8.self)
-        lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
+        lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing)
         let ok: Bool
         if type == "agent_thinking" {
             guard case .object(let o)? = try? JSONValue.parse(data), case .string(let text)? = o["text"] else {
@@ -93,7 +93,7 @@ extension AgentCall {
     /// valid (for C callers, through `retain(_:)`) until this call's function returns.
     public func callTool(_ name: String, argumentsJSON: String) -> (HostStatus, ToolCallResult?) {
         if !isRunning { runtime.counters.lateToolCalls.add(1, ordering: .relaxed); return (.staleHandle, nil) }
-        lastActivity.store(MonotonicTime.nanos(), ordering: .releasing)
+        lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing)
         return runtime.tools.dispatch(from: self, name: name, argumentsJSON: argumentsJSON)
     }
 

@@ -5,7 +5,7 @@ public struct RunResult: Sendable {
     public let runID: String
     /// The result JSON, or the failure.
     public let outcome: Result<String, AgentRTError>
-    /// False when the call was refused before it started (no events were published for it).
+    /// False when the call was refused before it started (no `agent_started` was published).
     public let started: Bool
     /// Wall time from admission to outcome.
     public let duration: Duration
@@ -17,7 +17,11 @@ public struct RunResult: Sendable {
 
 /// One running agent or tool call: its context, its services to the plugin (events, heartbeat,
 /// tools, result) and its lifecycle. Plugins reach it through a call handle (C) or directly
-/// (Swift agents). Exactly one terminal outcome; after it every service reports the call stale.
+/// (Swift agents).
+///
+/// A root call's life is the state machine `State` (see `AgentCall+Lifecycle.swift`), changed
+/// only under `lock`; whoever makes a transition performs its side effects (permits, zombie
+/// count, breaker, terminal event, completion), so each happens exactly once.
 public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     public let context: UserExecutionContext
     /// The agent's (or tool's) plugin and name, as shown in events.
@@ -33,29 +37,40 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     let heartbeatTimeoutNanos: UInt64
     let graceNanos: UInt64
 
-    // Set before the call is queued, read by the worker.
+    // Set before the call is queued for a worker, read by the worker.
     var entry: AgentEntry?
     var userState: UserState?
     var userPermit: FairSemaphore?
     var globalPermit: FairSemaphore?
     var breaker: CircuitBreaker?
     var breakerPermit: CircuitBreaker.Permit?
+    /// For a host tool call (`Runtime.callTool`): the tool to run and, once done, what it returned.
+    var hostTool: HostToolRequest?
 
     /// An opaque token the native layer attaches (its call-handle id).
     public let hostToken = Atomic<UInt64>(0)
 
-    enum Phase: UInt8 { case running = 0, finished = 1, abandoned = 2 }
-    let phase = Atomic<UInt8>(Phase.running.rawValue)
+    /// A lock-free copy of `state` for the services' fast checks.
+    let stateMirror = Atomic<UInt8>(State.admitted.rawValue)
     let lastActivity: Atomic<UInt64>
     var watchdogSlot = -1
 
     let lock = Lock()
     // Guarded by `lock`.
+    var state: State = .admitted
+    var step: Step = .waitingForWorker
+    var cancelledAtNanos: UInt64 = 0
+    var resourcesReleased = false
+    /// The session instance slot this call holds a reference on, and the instance gate it holds
+    /// or waits in (agents that are not thread-safe).
+    var heldSlot: InstanceSlot?
+    var instance: AgentInstance?
+    var gate: InstanceGate?
+    var holdsGate = false
     var result: String?
     var resultRefusal: String?
     var errorMessage: String?
     var heartbeatDetails = ""
-    var terminal = false
     var openTools: [(id: String, tool: String)] = []
     var finalResult: RunResult?
     var arena: [UnsafeMutableRawBufferPointer] = []
@@ -64,10 +79,6 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     var blockingWaiter: ConditionVariable?
     var completionHook: (@Sendable (RunResult) -> Void)?
     let done = Atomic<Bool>(false)
-    /// Set by the worker when the agent's code returned (the watchdog then never abandons it).
-    let codeReturned = Atomic<Bool>(false)
-    /// Set once the call's permits and table entries were released.
-    let released = Atomic<Bool>(false)
 
     init(runtime: Runtime, context: UserExecutionContext, plugin: String, name: String, parent: AgentCall?,
          stream: UserStream, input: String, heartbeatTimeout: Duration, grace: Duration) {
@@ -78,11 +89,17 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
         self.parent = parent
         self.stream = stream
         self.input = input
-        let now = MonotonicTime.nanos()
+        let now = runtime.clock.nowNanos()
         self.startNanos = now
         self.lastActivity = Atomic(now)
         self.heartbeatTimeoutNanos = heartbeatTimeout.nanoseconds
         self.graceNanos = grace.nanoseconds
+        if parent != nil {
+            // A tool call runs on its caller's thread from the start; it has no lifecycle of its own.
+            state = .running
+            stateMirror.store(State.running.rawValue, ordering: .relaxed)
+            step = .runningAgent
+        }
     }
 
     deinit {
@@ -92,9 +109,11 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     /// The run id (the context's).
     public var runID: String { context.runID }
     /// True while the call has no outcome yet.
-    public var isRunning: Bool { phase.load(ordering: .acquiring) == Phase.running.rawValue }
+    public var isRunning: Bool { stateMirror.load(ordering: .acquiring) <= State.cancelling.rawValue }
     /// True when the runtime gave up on the call while its code still ran.
-    public var isAbandoned: Bool { phase.load(ordering: .acquiring) == Phase.abandoned.rawValue }
+    public var isAbandoned: Bool { stateMirror.load(ordering: .acquiring) == State.abandoned.rawValue }
+    /// True once the outcome is decided.
+    var isFinished: Bool { !isRunning }
 
     // MARK: worker side
 
@@ -102,40 +121,11 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
         runtime.executeOnWorker(self)
     }
 
-    // MARK: outcome (exactly once)
-
-    /// Delivers the outcome once; returns false if another party already did.
-    @discardableResult
-    func complete(_ outcome: Result<String, AgentRTError>, abandoned: Bool) -> Bool {
-        let duration = Duration.nanoseconds(Int64(MonotonicTime.nanos() &- startNanos))
-        let rr = RunResult(runID: context.runID, outcome: outcome, started: true, duration: duration)
-        let taken: (CheckedContinuation<RunResult, Never>?, ConditionVariable?, (@Sendable (RunResult) -> Void)?)? = lock.withLock {
-            if terminal { return nil }
-            terminal = true
-            phase.store(abandoned ? Phase.abandoned.rawValue : Phase.finished.rawValue, ordering: .releasing)
-            // Every tool_executing gets its tool_completed before the terminal event.
-            for t in openTools {
-                publishLocked(.toolCompleted, .toolCompleted(
-                    id: t.id, tool: t.tool, isError: true, content: nil,
-                    error: AgentRTError(.cancelled, "the calling run ended before the tool returned"), durationMs: 0))
-            }
-            openTools.removeAll()
-            if !isTool { publishLocked(terminalKind(outcome), terminalData(outcome, duration: duration)) }
-            finalResult = rr
-            done.store(true, ordering: .releasing)
-            defer { continuation = nil; completionHook = nil }
-            return (continuation, blockingWaiter, completionHook)
-        }
-        guard let (cont, cond, hook) = taken else { return false }
-        // The zombie is counted before the caller learns of the timeout, so its next call
-        // already sees it (quarantine).
-        if abandoned { runtime.noteAbandoned(self) }
-        runtime.recordOutcome(self, outcome, duration: duration, abandoned: abandoned)
-        if let cont { cont.resume(returning: rr) }
-        hook?(rr)
-        if let cond { lock.withLock { cond.broadcast() } }
-        return true
+    public func workerThreadExited() {
+        end(.workerDied)
     }
+
+    // MARK: events
 
     func terminalKind(_ outcome: Result<String, AgentRTError>) -> Event.Kind {
         switch outcome {
@@ -159,28 +149,26 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
         }
     }
 
-    /// Publishes on the user's stream unless the run already ended. Lock held.
+    /// Publishes on the user's stream. Lock held.
     func publishLocked(_ kind: Event.Kind, _ data: EventData) {
         stream.append(Event(kind: kind, userID: context.userID, sessionID: context.sessionID, runID: context.runID,
                             parentRunID: parent?.context.runID ?? context.parent?.runID,
                             plugin: plugin, agent: name, payload: data))
     }
 
-    /// Publishes an event for this call unless it (or its root run) ended; false when dropped.
+    /// Publishes an event for this call unless it (or its root run) has an outcome; false when
+    /// dropped (counted as late activity).
     @discardableResult
     func publish(_ kind: Event.Kind, _ data: EventData) -> Bool {
         if let parent, parent.isFinished { runtime.counters.lateEvents.add(1, ordering: .relaxed); return false }
         let ok = lock.withLock { () -> Bool in
-            if terminal && !isTool { return false }
-            if isTool && terminal { return false }
+            guard state.isLive else { return false }
             publishLocked(kind, data)
             return true
         }
         if !ok { runtime.counters.lateEvents.add(1, ordering: .relaxed) }
         return ok
     }
-
-    var isFinished: Bool { lock.withLock { terminal } }
 
     // MARK: waiting
 
@@ -215,44 +203,20 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
         }
     }
 
-    // MARK: watchdog
-
-    func watchdogFired(now: UInt64) -> UInt64? {
-        guard isRunning, !codeReturned.load(ordering: .acquiring) else { return nil }
-        if context.isCancelled {
-            // Past cancel + grace: abandon.
-            let cause = context.cancellationCause ?? .deadline
-            let e = AgentRTError(cause.errorCode, "\(describe()) was abandoned: \(cause.explanation); it ignored cancellation for the grace period",
-                                 runID: runID)
-            complete(.failure(e), abandoned: true)
-            return nil
-        }
-        if let d = context.deadlineNanos, now >= d {
-            context.cancel(.deadline)
-            return now &+ graceNanos
-        }
-        if heartbeatTimeoutNanos > 0 {
-            let last = lastActivity.load(ordering: .acquiring)
-            if now &- last >= heartbeatTimeoutNanos {
-                let details = lock.withLock { heartbeatDetails }
-                context.cancel(.noHeartbeat(lastDetails: details))
-                return now &+ graceNanos
-            }
-            return min(last &+ heartbeatTimeoutNanos, context.deadlineNanos ?? .max)
-        }
-        return context.deadlineNanos
-    }
-
-    /// The first time the watchdog must look at this call.
-    var firstWatchTime: UInt64? {
-        let hb: UInt64? = heartbeatTimeoutNanos > 0 ? startNanos &+ heartbeatTimeoutNanos : nil
-        switch (context.deadlineNanos, hb) {
-        case (nil, nil): return nil
-        case (let d?, nil): return d
-        case (nil, let h?): return h
-        case (let d?, let h?): return min(d, h)
-        }
-    }
-
     func describe() -> String { isTool ? "tool \(plugin).\(name)" : "agent \(plugin).\(name)" }
+}
+
+/// What `Runtime.callTool` asks its root call to run, and what the tool returned.
+final class HostToolRequest: @unchecked Sendable {
+    let name: String
+    let argumentsJSON: String
+    // Guarded by the call's lock.
+    var status: HostStatus = .internal
+    var result: ToolCallResult?
+    var lastError: String?
+
+    init(name: String, argumentsJSON: String) {
+        self.name = name
+        self.argumentsJSON = argumentsJSON
+    }
 }

@@ -4,8 +4,8 @@ public final class AgentInstance: @unchecked Sendable {
     public let raw: UnsafeMutableRawPointer?
     /// Any Swift value (Swift agents).
     public let value: (any Sendable)?
-    /// Serialises calls of agents that are not thread-safe.
-    let serial = Lock()
+    /// Serialises calls of agents that are not thread-safe (a cancellable FIFO).
+    let gate = InstanceGate()
 
     public init(raw: UnsafeMutableRawPointer? = nil, value: (any Sendable)? = nil) {
         self.raw = raw

@@ -18,11 +18,39 @@ final class Watchdog: @unchecked Sendable {
     private var stopped = false
     /// When the sleeping thread wakes on its own (0 while awake, .max while idle).
     private var sleepingUntil: UInt64 = 0
+    /// True while the thread runs an item's `watchdogFired` (for `settle`).
+    private var firing = false
     private var thread: NativeThread?
+    let clock: any RuntimeClock
 
-    init() {
+    init(clock: any RuntimeClock = SystemClock()) {
+        self.clock = clock
         thread = NativeThread(name: "agentrt-watchdog") { [self] in self.loop() }
     }
+
+    /// Whether the caller is the watchdog's thread (host callbacks must never run there).
+    var isWatchdogThread: Bool { thread?.isCurrent ?? false }
+
+    /// Blocks until every entry due at the clock's current time has been handled (for tests
+    /// driving a manual clock: advance, then settle, then look). Gives up after `limit` real
+    /// nanoseconds and returns false.
+    @discardableResult
+    func settle(limit: UInt64 = 10_000_000_000) -> Bool {
+        let giveUp = MonotonicTime.nanos() &+ limit
+        let c = ConditionVariable()
+        lock.lock()
+        defer { lock.unlock() }
+        while !stopped && (firing || (heap.first.map { $0.time <= clock.nowNanos() } ?? false)) {
+            settleWaiters.append(c)
+            cond.signal()
+            if !c.wait(lock, untilNanos: min(giveUp, MonotonicTime.nanos() &+ 1_000_000)) && MonotonicTime.nanos() >= giveUp {
+                return false
+            }
+        }
+        return true
+    }
+    // Guarded by `lock`.
+    private var settleWaiters: [ConditionVariable] = []
 
     /// Watches `item` from `time` on.
     func schedule(_ item: any Watched, at time: UInt64) {
@@ -72,32 +100,46 @@ final class Watchdog: @unchecked Sendable {
             // Only the time is kept across the wait: holding the item would keep a finished call
             // (and its runtime) alive until its deadline.
             guard let topTime = heap.first?.time else {
+                wakeSettlers()
                 sleepingUntil = .max
                 cond.wait(lock)
                 continue
             }
-            let now = MonotonicTime.nanos()
+            let now = clock.nowNanos()
             if topTime > now {
+                wakeSettlers()
                 sleepingUntil = min(topTime, now &+ Self.tickNanos)
-                cond.wait(lock, untilNanos: sleepingUntil)
+                _ = clock.wait(cond, lock, untilNanos: sleepingUntil)
                 sleepingUntil = 0
                 continue
             }
             var item: (any Watched)? = heap[0].item
             removeLocked(0)
+            firing = true
             lock.unlock()
             // Fired outside the lock: it may cancel contexts and publish events.
             let next = item!.watchdogFired(now: now)
             if next == nil { item = nil }  // a last reference is dropped outside the lock
             lock.lock()
-            if let next, let it = item, it.watchdogSlot < 0 {
-                heap.append((next, it))
-                it.watchdogSlot = heap.count - 1
-                siftUp(heap.count - 1)
+            firing = false
+            if let next, let it = item {
+                if it.watchdogSlot < 0 {
+                    heap.append((next, it))
+                    it.watchdogSlot = heap.count - 1
+                    siftUp(heap.count - 1)
+                } else if next < heap[it.watchdogSlot].time {
+                    updateLocked(it.watchdogSlot, next)
+                }
             }
             item = nil  // the heap holds it now (not a last reference)
         }
+        wakeSettlers()
         lock.unlock()
+    }
+
+    private func wakeSettlers() {
+        for c in settleWaiters { c.broadcast() }
+        settleWaiters.removeAll()
     }
 
     // MARK: indexed heap (lock held)

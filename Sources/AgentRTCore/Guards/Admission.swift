@@ -18,7 +18,21 @@ public final class FairSemaphore: @unchecked Sendable {
         var continuation: CheckedContinuation<Bool, Never>?
     }
 
-    public init(limit: Int) { self.limit = max(1, limit) }
+    /// Where waits read time; `timers` (the runtime's watchdog) fires async waits' timeouts.
+    let clock: any RuntimeClock
+    let timers: Watchdog?
+
+    public init(limit: Int) {
+        self.limit = max(1, limit)
+        self.clock = SystemClock()
+        self.timers = nil
+    }
+
+    init(limit: Int, clock: any RuntimeClock, timers: Watchdog?) {
+        self.limit = max(1, limit)
+        self.clock = clock
+        self.timers = timers
+    }
 
     /// Permits currently held.
     public var held: Int { lock.withLock { inUse } }
@@ -47,7 +61,7 @@ public final class FairSemaphore: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         while !w.granted {
-            if MonotonicTime.nanos() >= deadline || !w.cond.wait(lock, untilNanos: deadline) {
+            if clock.nowNanos() >= deadline || !clock.wait(w.cond, lock, untilNanos: deadline) {
                 if w.granted { return true }
                 w.gone = true
                 waiters.removeAll { $0 === w }
@@ -63,7 +77,7 @@ public final class FairSemaphore: @unchecked Sendable {
         if tryAcquire() { return true }
         if timeout <= .zero { return false }
         let w = Waiter()
-        let deadline = MonotonicTime.nanos() &+ timeout.nanoseconds
+        let deadline = clock.nowNanos() &+ timeout.nanoseconds
         let enqueued: Bool = lock.withLock {
             if inUse < limit && waiters.isEmpty { inUse += 1; return false }
             waiters.append(w)
@@ -71,11 +85,22 @@ public final class FairSemaphore: @unchecked Sendable {
         }
         if !enqueued { return true }
         let giveUp: @Sendable () -> Void = { [self] in self.abandon(w) }
-        // The timer is a task sleeping on the pool, not a blocked thread.
-        let timer = Task {
-            let now = MonotonicTime.nanos()
-            if now < deadline { try? await Task.sleep(nanoseconds: deadline - now) }
-            giveUp()
+        // The timer is an entry of the runtime's watchdog (the runtime's clock), or a task
+        // sleeping on the pool; never a blocked thread.
+        var timer: Task<Void, Never>? = nil
+        let entry: OneShotTimer?
+        if let timers {
+            let e = OneShotTimer(giveUp)
+            timers.schedule(e, at: deadline)
+            entry = e
+        } else {
+            entry = nil
+            let clock = self.clock
+            timer = Task {
+                let now = clock.nowNanos()
+                if now < deadline { try? await Task.sleep(nanoseconds: deadline - now) }
+                giveUp()
+            }
         }
         let got = await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
@@ -88,7 +113,8 @@ public final class FairSemaphore: @unchecked Sendable {
                 if let resolved { c.resume(returning: resolved) }
             }
         } onCancel: { giveUp() }
-        timer.cancel()
+        timer?.cancel()
+        if let entry { timers?.remove(entry) }
         if got && isCancelled() { release(); return false }
         return got
     }
@@ -118,4 +144,12 @@ public final class FairSemaphore: @unchecked Sendable {
         wakeCont?.resume(returning: true)
         wakeCond?.broadcast()
     }
+}
+
+/// A watchdog entry that runs an action once at its time.
+final class OneShotTimer: Watched, @unchecked Sendable {
+    let action: @Sendable () -> Void
+    var watchdogSlot = -1
+    init(_ action: @escaping @Sendable () -> Void) { self.action = action }
+    func watchdogFired(now: UInt64) -> UInt64? { action(); return nil }
 }

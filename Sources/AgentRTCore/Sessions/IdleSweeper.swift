@@ -7,15 +7,16 @@ final class IdleSweeper: @unchecked Sendable {
     private var thread: NativeThread?
 
     init(runtime: Runtime, idle: Duration) {
+        let clock = runtime.clock
         let period = min(max(idle.nanoseconds / 2, 10_000_000), 1_000_000_000)
         thread = NativeThread(name: "agentrt-sweeper") { [weak runtime, self] in
             while true {
                 let stop = lock.withLock { () -> Bool in
-                    if !stopped { cond.wait(lock, untilNanos: MonotonicTime.nanos() &+ period) }
+                    if !stopped { _ = clock.wait(cond, lock, untilNanos: clock.nowNanos() &+ period) }
                     return stopped
                 }
                 guard !stop, let rt = runtime else { return }
-                rt.expireIdleUsers(idle: idle)
+                rt.expireIdleUsers(idle: idle, now: clock.nowNanos())
             }
         }
     }

@@ -3,10 +3,14 @@ final class UserRegistry: @unchecked Sendable {
     private let shards: [Locked<[String: UserState]>]
     let perUserLimit: Int
     let events: EventBus
+    let clock: any RuntimeClock
+    let timers: Watchdog?
 
-    init(perUserLimit: Int, events: EventBus, shardCount: Int = 32) {
+    init(perUserLimit: Int, events: EventBus, clock: any RuntimeClock, timers: Watchdog?, shardCount: Int = 32) {
         self.perUserLimit = perUserLimit
         self.events = events
+        self.clock = clock
+        self.timers = timers
         shards = (0..<shardCount).map { _ in Locked([:]) }
     }
 
@@ -18,7 +22,8 @@ final class UserRegistry: @unchecked Sendable {
     func state(for user: String) -> UserState {
         shard(user).withLock { map in
             if let s = map[user] { return s }
-            let s = UserState(userID: user, perUserLimit: perUserLimit, stream: events.stream(for: user))
+            let s = UserState(userID: user, perUserLimit: perUserLimit, stream: events.stream(for: user),
+                              clock: clock, timers: timers)
             map[user] = s
             return s
         }

@@ -15,11 +15,11 @@ public final class UserState: @unchecked Sendable {
     /// The user's event stream.
     let stream: UserStream
 
-    init(userID: String, perUserLimit: Int, stream: UserStream) {
+    init(userID: String, perUserLimit: Int, stream: UserStream, clock: any RuntimeClock, timers: Watchdog?) {
         self.userID = userID
         self.stream = stream
-        self.admission = FairSemaphore(limit: perUserLimit)
-        self.lastUsedNanos = MonotonicTime.nanos()
+        self.admission = FairSemaphore(limit: perUserLimit, clock: clock, timers: timers)
+        self.lastUsedNanos = clock.nowNanos()
     }
 
     /// Session ids with open agent instances.
@@ -34,19 +34,25 @@ struct InstanceKey: Hashable {
     let sessionID: String
 }
 
-/// One agent instance of one user session: opened once (racing first calls wait for the
-/// opener), reference-counted by running calls, closed exactly once after removal.
+/// One agent instance of one user session, as a state machine under `lock`:
+///
+/// `empty ─open─▶ opening ─ok─▶ open ─removed and unused─▶ closed`; a failed open goes back to
+/// `empty`, so the next call retries (a failure is never cached). The plugin's `session_open`
+/// runs outside every lock, so a hung open never blocks user removal, the idle sweeper or
+/// shutdown; calls racing the opener wait for it, cancellably. The instance is closed exactly
+/// once, after its last call, on a worker thread.
 final class InstanceSlot: @unchecked Sendable {
+    enum State { case empty, opening, open(AgentInstance), closed }
+
     let key: InstanceKey
     let implementation: any AgentImplementation
     let userID: String
     let lock = Lock()
+    private let cond = ConditionVariable()
     // Guarded by `lock`.
-    var instance: AgentInstance?
-    var openError: AgentRTError?
-    var refs = 0
-    var removed = false
-    var closed = false
+    private var state: State = .empty
+    private var refs = 0
+    private var removed = false
 
     init(key: InstanceKey, implementation: any AgentImplementation, userID: String) {
         self.key = key
@@ -54,34 +60,83 @@ final class InstanceSlot: @unchecked Sendable {
         self.userID = userID
     }
 
-    /// Opens on first use (on the calling worker thread) and takes a reference.
-    func acquire() throws(AgentRTError) -> AgentInstance {
+    /// The open instance for `call`, opening it on first use (on the calling worker thread) and
+    /// taking a reference. Throws when the open fails, the session was removed, or the call was
+    /// cancelled while it waited for another call's open.
+    func acquire(for call: AgentCall) throws(AgentRTError) -> AgentInstance {
+        var waitingRegistered = false
         lock.lock()
-        defer { lock.unlock() }
-        if removed { throw AgentRTError(.cancelled, "the session \(key.sessionID) of user \(userID) was removed") }
-        if instance == nil {
-            if let openError { throw openError }
-            do {
-                instance = try implementation.openSession(userID: userID, sessionID: key.sessionID)
-            } catch {
-                openError = error
-                throw error
+        while true {
+            if removed {
+                lock.unlock()
+                throw AgentRTError(.cancelled, "the session \(key.sessionID) of user \(userID) was removed")
+            }
+            switch state {
+            case .open(let i):
+                refs += 1
+                lock.unlock()
+                return i
+            case .closed:
+                lock.unlock()
+                throw AgentRTError(.cancelled, "the session \(key.sessionID) of user \(userID) was closed")
+            case .empty:
+                state = .opening
+                lock.unlock()
+                call.lock.withLock { call.step = .openingSession }
+                let opened: Result<AgentInstance, AgentRTError>
+                do { opened = .success(try implementation.openSession(userID: userID, sessionID: key.sessionID)) }
+                catch { opened = .failure(error) }
+                call.lock.withLock { call.step = .runningAgent }
+                lock.lock()
+                switch opened {
+                case .failure(let e):
+                    state = .empty
+                    cond.broadcast()
+                    lock.unlock()
+                    throw e
+                case .success(let i):
+                    if removed {
+                        // Removed while opening: close at once, nobody else will use it.
+                        state = .closed
+                        cond.broadcast()
+                        lock.unlock()
+                        call.runtime.pool.submit(CloseInstanceItem(runtime: call.runtime, slot: self, instance: i))
+                        throw AgentRTError(.cancelled, "the session \(key.sessionID) of user \(userID) was removed while it opened")
+                    }
+                    state = .open(i)
+                    refs += 1
+                    cond.broadcast()
+                    lock.unlock()
+                    return i
+                }
+            case .opening:
+                if let cause = call.context.cancellationCause {
+                    lock.unlock()
+                    throw AgentRTError(cause.errorCode, "\(call.describe()) was cancelled while another call opened its session: \(cause.explanation)")
+                }
+                if !waitingRegistered {
+                    waitingRegistered = true
+                    lock.unlock()
+                    call.context.onCancel { [self] _ in lock.withLock { cond.broadcast() } }
+                    lock.lock()
+                    continue
+                }
+                cond.wait(lock)
             }
         }
-        refs += 1
-        return instance!
     }
 
-    /// Drops a reference; closes if removed and unused. Runs on a worker thread.
-    func release() {
+    /// Drops a reference; closes (on a worker) if removed and unused.
+    func release(runtime: Runtime) {
         let toClose: AgentInstance? = lock.withLock {
             refs -= 1
             return takeForCloseLocked()
         }
-        if let toClose { implementation.closeSession(toClose) }
+        if let toClose { runtime.pool.submit(CloseInstanceItem(runtime: runtime, slot: self, instance: toClose)) }
     }
 
-    /// Marks removed; returns the instance to close now if no call uses it.
+    /// Marks removed; returns the instance to close now if no call uses it. Never waits for
+    /// plugin code (an open in progress closes its instance itself when it returns).
     func markRemoved() -> AgentInstance? {
         lock.withLock {
             removed = true
@@ -90,24 +145,27 @@ final class InstanceSlot: @unchecked Sendable {
     }
 
     private func takeForCloseLocked() -> AgentInstance? {
-        guard removed, refs == 0, !closed, let i = instance else { return nil }
-        closed = true
+        guard removed, refs == 0, case .open(let i) = state else { return nil }
+        state = .closed
         return i
     }
 }
 
-/// Runs a plugin's close hook on a worker thread (plugin code never runs on the caller's pool).
+/// Runs a plugin's close hook on a worker thread (plugin code never runs on the caller's pool,
+/// the watchdog or a canceller's thread); counted so shutdown can wait for it.
 final class CloseInstanceItem: WorkItem, @unchecked Sendable {
+    let runtime: Runtime
     let slot: InstanceSlot
     let instance: AgentInstance
-    let onClosed: (@Sendable () -> Void)?
-    init(slot: InstanceSlot, instance: AgentInstance, onClosed: (@Sendable () -> Void)? = nil) {
+    init(runtime: Runtime, slot: InstanceSlot, instance: AgentInstance) {
+        self.runtime = runtime
         self.slot = slot
         self.instance = instance
-        self.onClosed = onClosed
+        runtime.pluginWorkStarted()
     }
     func runOnWorker() {
         slot.implementation.closeSession(instance)
-        onClosed?()
+        runtime.pluginWorkFinished()
     }
+    func workerThreadExited() { runtime.pluginWorkFinished() }
 }

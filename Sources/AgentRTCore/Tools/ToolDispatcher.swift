@@ -77,7 +77,7 @@ public final class ToolDispatcher: @unchecked Sendable {
     /// Runs a tool for `caller`. Runtime failures are statuses (with an event pair); a tool's own
     /// failure is `.ok` with `isError`.
     func dispatch(from caller: AgentCall, name: String, argumentsJSON: String) -> (HostStatus, ToolCallResult?) {
-        let started = MonotonicTime.nanos()
+        let started = runtime.clock.nowNanos()
         let callID = RunID.next(.tool)
         guard let entry = resolve(name, caller: caller) else {
             let e = AgentRTError(.notFound, "no tool named \"\(name)\" (tools are named plugin.tool)")
@@ -85,6 +85,12 @@ public final class ToolDispatcher: @unchecked Sendable {
             return (.notFound, nil)
         }
         let tool = entry.qualifiedName
+        let argBytes = argumentsJSON.utf8.count
+        if argBytes > runtime.configuration.maxToolArgumentBytes {
+            let e = AgentRTError(.badArguments, "arguments of \(tool) are \(argBytes) bytes, more than the limit of \(runtime.configuration.maxToolArgumentBytes)")
+            announceFailure(caller, callID, tool, "null", e, started)
+            return (.tooLarge, nil)
+        }
         if caller.context.depth >= runtime.configuration.maxToolDepth {
             let e = AgentRTError(.invalidContext, "tool calls nest deeper than \(runtime.configuration.maxToolDepth) levels")
             announceFailure(caller, callID, tool, argumentsJSON, e, started)
@@ -124,7 +130,7 @@ public final class ToolDispatcher: @unchecked Sendable {
                              grace: runtime.configuration.grace)
         let timeoutMs = Int64((ctx.remainingNanos(now: started) ?? 0) / 1_000_000)
         let opened = caller.lock.withLock { () -> Bool in
-            if caller.terminal { return false }
+            if !caller.state.isLive { return false }
             caller.openTools.append((callID, tool))
             caller.publishLocked(.toolExecuting, .toolExecuting(id: callID, tool: tool, arguments: argumentsJSON,
                                                                 timeoutMs: timeoutMs))
@@ -141,7 +147,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         if ownDeadline, let t = call.firstWatchTime { runtime.watchdog.schedule(call, at: t) }
         let output = entry.implementation.invoke(call, arguments: args, argumentsJSON: argumentsJSON)
         if ownDeadline { runtime.watchdog.remove(call) }
-        let elapsed = MonotonicTime.nanos() &- started
+        let elapsed = runtime.clock.nowNanos() &- started
         // A tool that outlived its deadline is a timeout, whatever it returned late.
         let final: ToolOutput
         if ctx.isCancelled, let cause = ctx.cancellationCause, !call.isRunning || cause == .deadline {
@@ -149,7 +155,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         } else {
             final = output
         }
-        call.complete(.success("null"), abandoned: false)
+        call.endTool()
         ctx.end()
         let breakerOutcome: CircuitBreaker.Outcome
         let status: HostStatus
@@ -189,12 +195,12 @@ public final class ToolDispatcher: @unchecked Sendable {
     private func announceFailure(_ caller: AgentCall, _ id: String, _ tool: String, _ args: String, _ e: AgentRTError,
                                  _ started: UInt64) {
         caller.lock.withLock {
-            if caller.terminal { return }
+            if !caller.state.isLive { return }
             caller.publishLocked(.toolExecuting, .toolExecuting(id: id, tool: tool,
                                                                 arguments: JSONValue.isValid(args) ? args : "null", timeoutMs: 0))
             caller.publishLocked(.toolCompleted, .toolCompleted(
                 id: id, tool: tool, isError: true, content: nil, error: e,
-                durationMs: Int64((MonotonicTime.nanos() &- started) / 1_000_000)))
+                durationMs: Int64((runtime.clock.nowNanos() &- started) / 1_000_000)))
         }
     }
 }
