@@ -25,6 +25,8 @@ struct CallCommand: ParsableCommand {
 
     func run() throws {
         let runtime = Runtime()
+        // At exit every run ends, every open session closes and plugins get on_shutdown.
+        defer { runtime.shutdown() }
         let p: NativePlugin
         do { p = try runtime.load(path: plugin) } catch {
             printError("agentrt: cannot load \(plugin): [\(error.code.rawValue)] \(error.message)")

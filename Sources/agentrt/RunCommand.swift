@@ -69,6 +69,8 @@ struct RunCommand: AsyncParsableCommand {
         config.perUserLimit = perUserLimit
         if let grace { config.grace = grace.duration }
         let runtime = Runtime(configuration: config)
+        // At exit every run ends, every open session closes and plugins get on_shutdown.
+        defer { runtime.shutdown() }
         var first: NativePlugin? = nil
         for path in plugins {
             do {

@@ -14,6 +14,8 @@ struct ToolsCommand: ParsableCommand {
 
     func run() throws {
         let runtime = Runtime()
+        // At exit every run ends, every open session closes and plugins get on_shutdown.
+        defer { runtime.shutdown() }
         for path in plugins {
             do { try runtime.load(path: path) } catch {
                 printError("agentrt: cannot load \(path): [\(error.code.rawValue)] \(error.message)")

@@ -94,6 +94,10 @@ extension Runtime {
     /// Registers every agent and tool of a loaded plugin. Installing the same plugin twice is a
     /// no-op for what is already registered.
     public func install(_ plugin: NativePlugin) throws(AgentRTError) {
+        if PluginUses.claim(self, plugin) {
+            PluginLoader.shared.retain(plugin)
+            addShutdownHook { [plugin] in PluginLoader.shared.release(plugin) }
+        }
         let known = Set(agentDescriptors.map(\.qualifiedName))
         for a in plugin.agents where !known.contains(a.descriptor.qualifiedName) {
             try register(agent: a.descriptor, implementation: NativeAgentImplementation(plugin: plugin, agent: a))
@@ -116,6 +120,21 @@ extension Runtime {
             throw PluginLoadError(.invalidDescriptor, path: path, error.message)
         }
         return plugin
+    }
+}
+
+/// Which plugins each runtime installed (so each runtime counts once per plugin).
+enum PluginUses {
+    private static let table = Locked<[ObjectIdentifier: Set<ObjectIdentifier>]>([:])
+
+    /// True the first time `runtime` installs `plugin`.
+    static func claim(_ runtime: Runtime, _ plugin: NativePlugin) -> Bool {
+        let r = ObjectIdentifier(runtime)
+        let first = table.withLock { $0[r, default: []].insert(ObjectIdentifier(plugin)).inserted }
+        if first && table.withLock({ $0[r]!.count == 1 }) {
+            runtime.addShutdownHook { _ = table.withLock { $0.removeValue(forKey: r) } }
+        }
+        return first
     }
 }
 

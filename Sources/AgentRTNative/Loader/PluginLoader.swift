@@ -14,8 +14,29 @@ public final class PluginLoader: @unchecked Sendable {
     private let lock = Lock()
     private var byFile: [FileID: NativePlugin] = [:]
     private var byName: [String: NativePlugin] = [:]
+    /// Runtimes using each loaded plugin; at zero the plugin's `on_shutdown` runs and it is
+    /// forgotten, so a later load runs its entry and `on_init` again (each init has one shutdown).
+    private var uses: [FileID: Int] = [:]
 
     public init() {}
+
+    /// A runtime starts using `plugin` (once per runtime).
+    func retain(_ plugin: NativePlugin) {
+        lock.withLock { uses[plugin.fileID, default: 0] += 1 }
+    }
+
+    /// A runtime stopped using `plugin`; the last one runs `on_shutdown` (on this thread, under
+    /// the loader's lock like `on_init`) and retires it.
+    func release(_ plugin: NativePlugin) {
+        lock.withLock {
+            let n = (uses[plugin.fileID] ?? 1) - 1
+            guard n <= 0 else { uses[plugin.fileID] = n; return }
+            uses.removeValue(forKey: plugin.fileID)
+            if byFile[plugin.fileID] === plugin { byFile.removeValue(forKey: plugin.fileID) }
+            if byName[plugin.name] === plugin { byName.removeValue(forKey: plugin.name) }
+            plugin.shutdown?(plugin.state)
+        }
+    }
 
     /// Every plugin loaded so far, in no particular order.
     public var plugins: [NativePlugin] { lock.withLock { Array(byFile.values) } }
