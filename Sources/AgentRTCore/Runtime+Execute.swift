@@ -78,11 +78,33 @@ extension Runtime {
         }
     }
 
-    /// Cancels a run by id (cooperatively; abandoned after the grace period). False if unknown.
+    /// Cancels a run of `userID` (cooperatively; abandoned after the grace period). False when
+    /// that user has no such run in flight — also when the run exists but belongs to another
+    /// user, so a face serving many users can never cancel (or learn of) another user's run.
+    @discardableResult
+    public func cancel(runID: String, userID: String, reason: String = "cancelled by the caller") -> Bool {
+        guard let call = inFlightCall(runID: runID, userID: userID), call.isRunning else { return false }
+        cancel(call, reason: reason)
+        return true
+    }
+
+    /// Whether `userID` has the run `runID` in flight (user-scoped lookup; nil for another user's run).
+    public func isRunInFlight(runID: String, userID: String) -> Bool {
+        inFlightCall(runID: runID, userID: userID)?.isRunning ?? false
+    }
+
+    func inFlightCall(runID: String, userID: String) -> AgentCall? {
+        guard let u = users.existing(userID) else { return nil }
+        return u.lock.withLock { u.inFlight[ExactID(runID)] }
+    }
+
+    /// Cancels a run of any user (operators and single-user hosts such as the C API, which
+    /// trusts its host). Faces that serve several users use `cancel(runID:userID:)`.
     @discardableResult
     public func cancel(runID: String, reason: String = "cancelled by the caller") -> Bool {
+        let key = ExactID(runID)
         for u in users.all {
-            if let call = u.lock.withLock({ u.inFlight[runID] }), call.isRunning {
+            if let call = u.lock.withLock({ u.inFlight[key] }), call.isRunning {
                 cancel(call, reason: reason)
                 return true
             }
@@ -183,6 +205,12 @@ extension Runtime {
                 "agent \(entry.descriptor.qualifiedName) is quarantined: \(zombies) abandoned calls are still running (limit \(configuration.quarantineThreshold)); it accepts calls again once they return",
                 runID: ctx.runID), started, stats: [entry.stats, user.stats]))
         }
+        let own = user.zombies(of: entry.descriptor.qualifiedName)
+        if own > configuration.userQuarantineThreshold {
+            return .refused(refusal(AgentRTError(.quarantined,
+                "agent \(entry.descriptor.qualifiedName) is quarantined for user \(ctx.userID): \(own) of their abandoned calls are still running (limit \(configuration.userQuarantineThreshold) per user); it accepts their calls again once they return",
+                runID: ctx.runID), started, stats: [entry.stats, user.stats]))
+        }
         return .admissible(ctx, entry, user)
     }
 
@@ -209,31 +237,49 @@ extension Runtime {
             call.hostTool = hostTool
             return .ready(call)
         }
-        let breaker: CircuitBreaker
-        if configuration.breakerPerUser {
-            breaker = self.breaker(for: breakerKey(plugin: d.plugin, agent: d.name, user: ctx.userID))
-        } else {
-            breaker = entry.cachedBreaker.withLock { cached in
-                if let cached { return cached }
-                let b = self.breaker(for: breakerKey(plugin: d.plugin, agent: d.name, user: nil))
-                cached = b
-                return b
-            }
-        }
-        let (permit, retryAt, transitions) = breaker.acquire()
+        // The agent-wide breaker first (it opens only on failures from several users), then
+        // this user's own breaker for the agent (it trips on this user's failures alone).
+        let agentWide = agentBreaker(entry)
+        let (permit, retryAt, transitions) = agentWide.acquire()
         publish(transitions, userID: ctx.userID)
         guard let permit else {
-            user.admission.release()
-            global.release()
-            let when = retryAt == .max ? "until an operator closes it" : "retry after \(MonotonicTime.rfc3339(millis: wallMillis(fromMonotonic: retryAt!)))"
-            var e = AgentRTError(.circuitOpen, "the circuit breaker of \(d.qualifiedName) is \(breaker.currentState.rawValue): \(when)", runID: ctx.runID)
-            if let retryAt, retryAt != .max { e.retryAtMillis = wallMillis(fromMonotonic: retryAt) }
-            return refusal(e, started, stats: [entry.stats, user.stats])
+            return breakerRefusal(agentWide, scope: "agent-wide", retryAt, r, ctx, entry, user, started)
+        }
+        let own = user.breaker(for: d.qualifiedName, config: configuration.breaker, clock: clock)
+        let (userPermit, userRetryAt, userTransitions) = own.acquire()
+        publish(userTransitions, userID: ctx.userID)
+        guard let userPermit else {
+            _ = agentWide.record(permit, outcome: .ignored, duration: .zero)   // gives a probe lease back
+            return breakerRefusal(own, scope: "per-user", userRetryAt, r, ctx, entry, user, started)
         }
         let call = makeCall(r, ctx, entry, user, d)
-        call.breaker = breaker
+        call.breaker = agentWide
         call.breakerPermit = permit
+        call.userBreaker = own
+        call.userBreakerPermit = userPermit
         return .ready(call)
+    }
+
+    private func breakerRefusal(_ b: CircuitBreaker, scope: String, _ retryAt: UInt64?, _ r: RunRequest,
+                                _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState, _ started: UInt64) -> Prepared {
+        user.admission.release()
+        global.release()
+        let d = entry.descriptor
+        let when = retryAt == .max ? "until an operator closes it" : "retry after \(MonotonicTime.rfc3339(millis: wallMillis(fromMonotonic: retryAt!)))"
+        let whose = scope == "per-user" ? "user \(ctx.userID)'s circuit breaker for \(d.qualifiedName)"
+                                        : "the agent-wide circuit breaker of \(d.qualifiedName)"
+        var e = AgentRTError(.circuitOpen, "\(whose) is \(b.currentState.rawValue): \(when)", runID: ctx.runID)
+        if let retryAt, retryAt != .max { e.retryAtMillis = wallMillis(fromMonotonic: retryAt) }
+        return refusal(e, started, stats: [entry.stats, user.stats])
+    }
+
+    func agentBreaker(_ entry: AgentEntry) -> CircuitBreaker {
+        entry.cachedBreaker.withLock { cached in
+            if let cached { return cached }
+            let b = self.breaker(for: entry.descriptor.qualifiedName)
+            cached = b
+            return b
+        }
     }
 
     private func makeCall(_ r: RunRequest, _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
@@ -258,7 +304,7 @@ extension Runtime {
         pendingOutcomes.add(1, ordering: .relaxed)
         let userRemoved = user.lock.withLock { () -> Bool in
             if user.removed { return true }
-            user.inFlight[call.runID] = call
+            user.inFlight[ExactID(call.runID)] = call
             user.lastUsedNanos = call.startNanos
             return false
         }
@@ -349,7 +395,6 @@ extension Runtime {
         guard let entry = call.entry, call.parent == nil else { return }
         entry.stats.record(outcome, duration: duration)
         call.userState?.stats.record(outcome, duration: duration)
-        guard let b = call.breaker, let p = call.breakerPermit else { return }
         let o: CircuitBreaker.Outcome
         switch outcome {
         case .success: o = .success
@@ -359,13 +404,21 @@ extension Runtime {
             default: o = .failure
             }
         }
-        publish(b.record(p, outcome: o, duration: duration), userID: call.context.userID)
+        // Failures are attributed to the user whose call failed.
+        let who = UInt64(bitPattern: Int64(ExactID(call.context.userID).hashValue))
+        if let b = call.breaker, let p = call.breakerPermit {
+            publish(b.record(p, outcome: o, duration: duration, user: who), userID: call.context.userID)
+        }
+        if let b = call.userBreaker, let p = call.userBreakerPermit {
+            publish(b.record(p, outcome: o, duration: duration, user: who), userID: call.context.userID)
+        }
     }
 
     /// A zombie: counted in the same transition that abandoned the call.
     func noteAbandoned(_ call: AgentCall) {
         call.entry?.stats.zombies.add(1, ordering: .relaxed)
         call.userState?.stats.zombies.add(1, ordering: .relaxed)
+        call.userState?.addZombie(call.entry?.descriptor.qualifiedName ?? "", 1)
         log(level: 3, "abandoned \(call.describe()) run \(call.runID) of user \(call.context.userID); its thread and permit stay held until it returns")
     }
 
@@ -373,6 +426,7 @@ extension Runtime {
     func zombieReturned(_ call: AgentCall) {
         call.entry?.stats.zombies.subtract(1, ordering: .relaxed)
         call.userState?.stats.zombies.subtract(1, ordering: .relaxed)
+        call.userState?.addZombie(call.entry?.descriptor.qualifiedName ?? "", -1)
         counters.zombiesReturned.add(1, ordering: .relaxed)
     }
 

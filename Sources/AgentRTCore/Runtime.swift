@@ -40,11 +40,18 @@ public final class Runtime: @unchecked Sendable {
         public var grace: Duration = .seconds(1)
         /// 0 disables heartbeat death detection unless a call asks for it.
         public var defaultHeartbeatTimeout: Duration = .zero
+        /// Every (agent, user) has its own breaker with this config (one user's failures open
+        /// only theirs); each agent also has an agent-wide breaker with this config that opens
+        /// only when the failures in its window come from `agentBreakerMinimumUsers` users.
         public var breaker = CircuitBreaker.Config()
-        /// One breaker per (user, agent) instead of per agent.
-        public var breakerPerUser = false
-        /// Abandoned-but-running calls an agent may have before new calls are refused.
-        public var quarantineThreshold = 8
+        /// Distinct failing users before an agent-wide breaker may open.
+        public var agentBreakerMinimumUsers = 3
+        /// Abandoned-but-running calls of an agent one user may have; past it that user (only)
+        /// is refused the agent with `quarantined` until one returns.
+        public var userQuarantineThreshold = 4
+        /// Abandoned-but-running calls an agent may have across all users before every new call
+        /// is refused (`quarantined`).
+        public var quarantineThreshold = 32
         public var replayCapacity = 1024
         public var maxResultBytes = 16 << 20
         public var maxEventBytes = 1 << 20
@@ -175,22 +182,26 @@ public final class Runtime: @unchecked Sendable {
     func breaker(for key: String) -> CircuitBreaker {
         lock.withLock {
             if let b = breakers[key] { return b }
-            let b = CircuitBreaker(key: key, config: configuration.breaker, clock: clock)
+            var c = configuration.breaker
+            c.minimumDistinctUsers = max(1, configuration.agentBreakerMinimumUsers)
+            let b = CircuitBreaker(key: key, config: c, clock: clock)
             breakers[key] = b
             return b
         }
     }
 
-    /// The breaker guarding `plugin.agent` (and `user` when breakers are per user).
+    /// The agent-wide breaker of `plugin.agent`, or with `user` that user's own breaker for it.
     public func breaker(plugin: String, agent: String, user: String? = nil) -> CircuitBreaker {
-        breaker(for: breakerKey(plugin: plugin, agent: agent, user: user))
+        let name = "\(plugin).\(agent)"
+        if let user {
+            return users.state(for: user).breaker(for: name, config: configuration.breaker, clock: clock)
+        }
+        if let e = entry(plugin, agent) { return agentBreaker(e) }
+        return breaker(for: name)
     }
 
-    func breakerKey(plugin: String, agent: String, user: String?) -> String {
-        configuration.breakerPerUser && user != nil ? "\(plugin).\(agent)@\(user!)" : "\(plugin).\(agent)"
-    }
-
-    /// Operator control of a breaker (FORCED_OPEN, DISABLED, CLOSED).
+    /// Operator control of a breaker (FORCED_OPEN, DISABLED, CLOSED): the agent-wide one, or
+    /// with `user` that user's own.
     public func forceBreaker(plugin: String, agent: String, user: String? = nil, to state: CircuitBreaker.State) {
         let t = breaker(plugin: plugin, agent: agent, user: user).force(state)
         publish(t, userID: user)

@@ -258,7 +258,7 @@ struct CircuitBreakerTests {
         let changes = CoreTestKit.events(rt, user: "alice").filter { $0.kind == .circuitStateChanged }
         #expect(changes.count == 1)
         let d = CoreTestKit.data(try #require(changes.first))
-        #expect(d["key"] == "t.flaky" && d["from"] == "closed" && d["to"] == "open")
+        #expect(d["key"] == "t.flaky@alice" && d["from"] == "closed" && d["to"] == "open")
         #expect(d["retry_at"]?.int64Value != nil)
         #expect(d["failure_rate"]?.doubleValue == 1.0)
 
@@ -267,7 +267,7 @@ struct CircuitBreakerTests {
         clock.advance(by: .seconds(30))
         #expect(await rt.run(req).isSuccess)
         #expect(seen.all.map(\.to) == [.open, .halfOpen, .closed])
-        #expect(rt.breaker(plugin: "t", agent: "flaky").currentState == .closed)
+        #expect(rt.breaker(plugin: "t", agent: "flaky", user: "alice").currentState == .closed)
         let stats = try #require(rt.stats(plugin: "t", agent: "flaky"))
         #expect(stats.failures[.circuitOpen] == 1 && stats.failures[.agentError] == 10)
     }
@@ -327,9 +327,46 @@ struct CircuitBreakerTests {
         let ev = CoreTestKit.events(rt, user: "alice").filter { $0.kind == .circuitStateChanged }
         #expect(ev.count == 1 && CoreTestKit.data(ev[0])["to"] == "forced_open")
         #expect(CoreTestKit.data(ev[0])["retry_at"] == .null)
-        rt.forceBreaker(plugin: "t", agent: "ok", to: .disabled)
+        rt.forceBreaker(plugin: "t", agent: "ok", user: "alice", to: .disabled)
         #expect(await rt.run(req).isSuccess)
         // The admission permit of the refused call was given back.
         #expect(await CoreTestKit.eventually { rt.users.existing("alice")?.admission.held == 0 && rt.global.held == 0 })
+    }
+
+    @Test("one user failing every call never gets another user circuit_open", .timeLimit(.minutes(1)))
+    func fairBetweenUsers() async throws {
+        let rt = CoreTestKit.runtime(clock: ManualClock())
+        try CoreTestKit.agent(rt, "picky") { call, input in
+            if input.contains("poison") { _ = call.setError("cannot digest"); return .agentError }
+            return call.setResult("\"ok\"")
+        }
+        for _ in 0..<100 {
+            let r = await rt.run(RunRequest(plugin: "t", agent: "picky", userID: "mallory", input: "{\"x\":\"poison\"}"))
+            #expect(r.error?.code == .agentError || r.error?.code == .circuitOpen)
+            let b = await rt.run(RunRequest(plugin: "t", agent: "picky", userID: "bob", input: "{}"))
+            #expect(b.isSuccess, "bob was refused because of mallory: \(String(describing: b.error))")
+        }
+        #expect(rt.breaker(plugin: "t", agent: "picky", user: "mallory").currentState == .open)
+        #expect(rt.breaker(plugin: "t", agent: "picky").currentState == .closed)
+        #expect(rt.breaker(plugin: "t", agent: "picky", user: "bob").currentState == .closed)
+        // bob's stream never mentions a breaker.
+        #expect(CoreTestKit.events(rt, user: "bob").allSatisfy { $0.kind != .circuitStateChanged })
+    }
+
+    @Test("the agent-wide breaker opens only on failures from several users", .timeLimit(.minutes(1)))
+    func agentWideNeedsSeveralUsers() async throws {
+        let rt = CoreTestKit.runtime(clock: ManualClock()) { $0.agentBreakerMinimumUsers = 3 }
+        try CoreTestKit.agent(rt, "down") { call, _ in _ = call.setError("backend down"); return .agentError }
+        // Two users fail ten times each: their own breakers open, the agent-wide one does not.
+        for u in ["u1", "u2"] {
+            for _ in 0..<10 { _ = await rt.run(RunRequest(plugin: "t", agent: "down", userID: u)) }
+        }
+        #expect(rt.breaker(plugin: "t", agent: "down").currentState == .closed)
+        // A third user's failures complete the picture: the agent is down for everyone.
+        for _ in 0..<10 { _ = await rt.run(RunRequest(plugin: "t", agent: "down", userID: "u3")) }
+        #expect(rt.breaker(plugin: "t", agent: "down").currentState == .open)
+        let fresh = await rt.run(RunRequest(plugin: "t", agent: "down", userID: "newcomer"))
+        #expect(fresh.error?.code == .circuitOpen)
+        #expect(fresh.error?.message.contains("agent-wide") == true)
     }
 }

@@ -150,6 +150,7 @@ final class Recorder<T: Sendable>: @unchecked Sendable {
     private let lock = Lock()
     private var items: [T] = []
     func append(_ x: T) { lock.withLock { items.append(x) } }
+    func removeAll() { lock.withLock { items.removeAll() } }
     var all: [T] { lock.withLock { items } }
     var count: Int { lock.withLock { items.count } }
 }

@@ -173,11 +173,18 @@ struct ToolDispatcherTests {
         try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "flaky", inputSchema: ["type": "object"], kind: .host),
                                 implementation: ClosureTool { _, _ in
             failures.add(1, ordering: .relaxed)
-            return .toolError("{\"reason\":\"upstream down\"}")
+            return .failure(AgentRTError(.agentError, "upstream down"))
         })
+        try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "picky", inputSchema: ["type": "object"], kind: .host),
+                                implementation: ClosureTool { _, _ in .toolError("{\"reason\":\"no such city\"}") })
+        // A tool's own error result (isError) is not a breaker failure.
+        _ = await f.call("t.picky", "{}", times: 12)
+        #expect(f.statuses.all == Array(repeating: .ok, count: 12))
+        #expect(f.rt.tools.breaker(for: "t.picky")?.currentState == .closed)
+        f.statuses.removeAll()
         let r = await f.call("t.flaky", "{}", times: 12)
         #expect(r.isSuccess)
-        #expect(f.statuses.all == Array(repeating: .ok, count: 10) + [.circuitOpen, .circuitOpen])
+        #expect(f.statuses.all == Array(repeating: .agentError, count: 10) + [.circuitOpen, .circuitOpen])
         #expect(failures.load(ordering: .relaxed) == 10)
         #expect(f.rt.tools.breaker(for: "t.flaky")?.currentState == .open)
         let events = f.events(r)

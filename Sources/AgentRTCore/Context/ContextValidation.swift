@@ -33,6 +33,10 @@ public enum ContextValidation {
             return "\(field) contains the control character U+\(String(c, radix: 16, uppercase: true))"
         }
         if scan.first < 0 { return "\(field) is only whitespace" }
+        if scan.first > 0 || scan.last < scan.bytes - 1 {
+            return "\(field) has leading or trailing whitespace (\"\(value)\" and its trimmed form would be two different ids)"
+        }
+        if let why = unicodeProblem(value, field: field) { return why }
         // Placeholders are at most 11 bytes once trimmed; only short ids need the lowercase copy.
         if scan.last - scan.first < 11 {
             let trimmed = value.trimmingASCIIWhitespace().lowercased()
@@ -41,6 +45,30 @@ public enum ContextValidation {
             }
         }
         return nil
+    }
+
+    /// Non-ASCII ids: no Unicode format characters (zero-width joiners, bidi controls, BOM …:
+    /// invisible, so two ids that look the same would be two users) and no leading or trailing
+    /// Unicode whitespace. Ids are otherwise compared by their exact UTF-8 bytes, never by
+    /// canonical equivalence.
+    static func unicodeProblem(_ value: String, field: String) -> String? {
+        guard value.utf8.contains(where: { $0 >= 0x80 }) else { return nil }
+        let scalars = value.unicodeScalars
+        if let f = scalars.first, f.properties.isWhitespace {
+            return "\(field) starts with the whitespace character U+\(hex(f))"
+        }
+        if let l = scalars.last, l.properties.isWhitespace {
+            return "\(field) ends with the whitespace character U+\(hex(l))"
+        }
+        for u in scalars where u.properties.generalCategory == .format {
+            return "\(field) contains the invisible format character U+\(hex(u))"
+        }
+        return nil
+    }
+
+    private static func hex(_ u: Unicode.Scalar) -> String {
+        let s = String(u.value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - s.count)) + s
     }
 
     /// Validates `value` or throws `invalid_context` naming the field and the reason.

@@ -296,7 +296,8 @@ extension AgentCall {
         userPermit?.release()
         globalPermit?.release()
         user.lock.withLock {
-            if let c = user.inFlight[runID], c === self { user.inFlight.removeValue(forKey: runID) }
+            let key = ExactID(runID)
+            if let c = user.inFlight[key], c === self { user.inFlight.removeValue(forKey: key) }
         }
         entry?.stats.inFlight.subtract(1, ordering: .relaxed)
         user.stats.inFlight.subtract(1, ordering: .relaxed)

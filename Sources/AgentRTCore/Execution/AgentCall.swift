@@ -44,6 +44,9 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     var globalPermit: FairSemaphore?
     var breaker: CircuitBreaker?
     var breakerPermit: CircuitBreaker.Permit?
+    /// The user's own breaker for this agent (checked after the agent-wide one).
+    var userBreaker: CircuitBreaker?
+    var userBreakerPermit: CircuitBreaker.Permit?
     /// For a host tool call (`Runtime.callTool`): the tool to run and, once done, what it returned.
     var hostTool: HostToolRequest?
 

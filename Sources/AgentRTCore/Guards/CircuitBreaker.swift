@@ -23,6 +23,10 @@ public final class CircuitBreaker: @unchecked Sendable {
         public var slowCallRateThreshold = 1.0
         public var waitDuration: Duration = .seconds(30)
         public var halfOpenProbes = 1
+        /// Distinct users whose calls failed in the window before it may open (1: any). The
+        /// agent-wide breaker uses `Runtime.Configuration.agentBreakerMinimumUsers`, so one user's
+        /// failures open only that user's breaker.
+        public var minimumDistinctUsers = 1
         public init() {}
     }
 
@@ -53,6 +57,7 @@ public final class CircuitBreaker: @unchecked Sendable {
     private var state: State = .closed
     private var generation: UInt64 = 0
     private var window: [UInt8] = []   // 0 ok, 1 failure, 2 slow ok, 3 slow failure
+    private var windowUsers: [UInt64] = []   // who made each call in `window` (a hash of the user id)
     private var windowNext = 0
     private var failures = 0, slows = 0
     private var openedAt: UInt64 = 0
@@ -109,7 +114,7 @@ public final class CircuitBreaker: @unchecked Sendable {
     }
 
     /// Reports the outcome of a permitted call.
-    public func record(_ permit: Permit, outcome: Outcome, duration: Duration) -> [Transition] {
+    public func record(_ permit: Permit, outcome: Outcome, duration: Duration, user: UInt64 = 0) -> [Transition] {
         lock.withLock {
             guard permit.generation == generation else { staleOutcomes += 1; return [] }
             if outcome == .ignored {
@@ -122,11 +127,12 @@ public final class CircuitBreaker: @unchecked Sendable {
             let slow = config.slowCallDuration.map { duration >= $0 } ?? false
             switch state {
             case .closed:
-                push(failed: failed, slow: slow)
+                push(failed: failed, slow: slow, user: user)
                 guard window.count >= config.minimumCalls else { return [] }
                 let rate = Double(failures) / Double(window.count)
                 let slowRate = Double(slows) / Double(window.count)
-                if rate >= config.failureRateThreshold || (config.slowCallDuration != nil && slowRate >= config.slowCallRateThreshold) {
+                if rate >= config.failureRateThreshold || (config.slowCallDuration != nil && slowRate >= config.slowCallRateThreshold),
+                   distinctFailingUsersLocked() >= config.minimumDistinctUsers {
                     return [transitionLocked(to: .open, now: now, rate: rate)]
                 }
                 return []
@@ -155,11 +161,21 @@ public final class CircuitBreaker: @unchecked Sendable {
         lock.withLock { window.isEmpty ? 0 : Double(failures) / Double(window.count) }
     }
 
-    private func push(failed: Bool, slow: Bool) {
+    /// Users with a failed or slow call in the window.
+    private func distinctFailingUsersLocked() -> Int {
+        if config.minimumDistinctUsers <= 1 { return 1 }
+        var seen = Set<UInt64>()
+        for (i, c) in window.enumerated() where c != 0 { seen.insert(windowUsers[i]) }
+        return seen.count
+    }
+
+    private func push(failed: Bool, slow: Bool, user: UInt64) {
         let code: UInt8 = (failed ? 1 : 0) | (slow ? 2 : 0)
         if window.count < config.windowSize {
             window.append(code)
+            windowUsers.append(user)
         } else {
+            windowUsers[windowNext] = user
             let old = window[windowNext]
             if old & 1 != 0 { failures -= 1 }
             if old & 2 != 0 { slows -= 1 }
@@ -176,6 +192,7 @@ public final class CircuitBreaker: @unchecked Sendable {
         state = to
         generation += 1
         window.removeAll(keepingCapacity: true)
+        windowUsers.removeAll(keepingCapacity: true)
         windowNext = 0
         failures = 0
         slows = 0

@@ -1,6 +1,7 @@
-/// The users the runtime knows, each created exactly once even under racing first requests.
+/// The users the runtime knows, keyed by the exact bytes of their id, each created exactly
+/// once even under racing first requests.
 final class UserRegistry: @unchecked Sendable {
-    private let shards: [Locked<[String: UserState]>]
+    private let shards: [Locked<[ExactID: UserState]>]
     let perUserLimit: Int
     let events: EventBus
     let clock: any RuntimeClock
@@ -14,27 +15,32 @@ final class UserRegistry: @unchecked Sendable {
         shards = (0..<shardCount).map { _ in Locked([:]) }
     }
 
-    private func shard(_ user: String) -> Locked<[String: UserState]> {
-        shards[Int(UInt(bitPattern: user.hashValue) % UInt(shards.count))]
+    private func shard(_ key: ExactID) -> Locked<[ExactID: UserState]> {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 
     /// The user's state, created on first use.
     func state(for user: String) -> UserState {
-        shard(user).withLock { map in
-            if let s = map[user] { return s }
+        let key = ExactID(user)
+        return shard(key).withLock { map in
+            if let s = map[key] { return s }
             let s = UserState(userID: user, perUserLimit: perUserLimit, stream: events.stream(for: user),
                               clock: clock, timers: timers)
-            map[user] = s
+            map[key] = s
             return s
         }
     }
 
-    func existing(_ user: String) -> UserState? { shard(user).withLock { $0[user] } }
+    func existing(_ user: String) -> UserState? {
+        let key = ExactID(user)
+        return shard(key).withLock { $0[key] }
+    }
 
     /// Removes the user if present (its state is returned for cleanup).
     func remove(_ user: String) -> UserState? {
-        shard(user).withLock { map in
-            let s = map.removeValue(forKey: user)
+        let key = ExactID(user)
+        return shard(key).withLock { map in
+            let s = map.removeValue(forKey: key)
             s?.lock.withLock { s?.removed = true }
             return s
         }

@@ -9,8 +9,12 @@ public final class UserState: @unchecked Sendable {
     let lock = Lock()
     // Guarded by `lock`.
     var instances: [InstanceKey: InstanceSlot] = [:]
-    var inFlight: [String: AgentCall] = [:]
+    var inFlight: [ExactID: AgentCall] = [:]
     var lastUsedNanos: UInt64
+    /// This user's breaker per agent (`plugin.agent`) and abandoned calls per agent still running
+    /// (the per-user quarantine); dropped with the user.
+    var breakers: [String: CircuitBreaker] = [:]
+    var zombiesByAgent: [String: Int] = [:]
     var removed = false
     /// The user's event stream.
     let stream: UserStream
@@ -22,16 +26,43 @@ public final class UserState: @unchecked Sendable {
         self.lastUsedNanos = clock.nowNanos()
     }
 
+    /// This user's breaker for `agent` (created on first use).
+    func breaker(for agent: String, config: CircuitBreaker.Config, clock: any RuntimeClock) -> CircuitBreaker {
+        lock.withLock {
+            if let b = breakers[agent] { return b }
+            var c = config
+            c.minimumDistinctUsers = 1
+            let b = CircuitBreaker(key: "\(agent)@\(userID)", config: c, clock: clock)
+            breakers[agent] = b
+            return b
+        }
+    }
+
+    /// Abandoned calls of `agent` this user still has running.
+    func zombies(of agent: String) -> Int { lock.withLock { zombiesByAgent[agent] ?? 0 } }
+
+    func addZombie(_ agent: String, _ delta: Int) {
+        lock.withLock {
+            let n = (zombiesByAgent[agent] ?? 0) + delta
+            zombiesByAgent[agent] = n <= 0 ? nil : n
+        }
+    }
+
     /// Session ids with open agent instances.
     public var sessionIDs: [String] { lock.withLock { Array(Set(instances.keys.map(\.sessionID))).sorted() } }
     /// Runs in flight for this user.
     public var inFlightCount: Int { lock.withLock { inFlight.count } }
-    public var inFlightRunIDs: [String] { lock.withLock { Array(inFlight.keys) } }
+    public var inFlightRunIDs: [String] { lock.withLock { inFlight.keys.map(\.string) } }
 }
 
 struct InstanceKey: Hashable {
     let agent: String      // plugin.agent
-    let sessionID: String
+    let session: ExactID
+    var sessionID: String { session.string }
+    init(agent: String, sessionID: String) {
+        self.agent = agent
+        self.session = ExactID(sessionID)
+    }
 }
 
 /// One agent instance of one user session, as a state machine under `lock`:

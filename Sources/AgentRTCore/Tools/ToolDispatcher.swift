@@ -165,7 +165,9 @@ public final class ToolDispatcher: @unchecked Sendable {
         case .result(let json):
             breakerOutcome = .success; status = .ok; result = ToolCallResult(isError: false, content: json)
         case .toolError(let text):
-            breakerOutcome = .failure; status = .ok
+            // A tool's own error result says the tool works: it is not a breaker failure
+            // (timeouts, crashes and runtime failures are).
+            breakerOutcome = .success; status = .ok
             result = ToolCallResult(isError: true, content: Self.errorContent(text))
         case .failure(let e):
             breakerOutcome = e.code == .cancelled || e.code == .badArguments ? .ignored : .failure
