@@ -129,14 +129,37 @@ extension Runtime {
     func prepare(_ r: RunRequest) async -> Prepared {
         let wait = r.admissionWait ?? configuration.admissionWait
         if wait <= .zero { return prepareBlocking(r) }
-        return await prepareWith(r) { sem in await sem.acquire(timeout: wait) }
+        return announced(await prepareWith(r) { sem in await sem.acquire(timeout: wait) }, r)
     }
 
     func prepareBlocking(_ r: RunRequest, hostTool: HostToolRequest? = nil) -> Prepared {
         let wait = r.admissionWait ?? configuration.admissionWait
-        if wait <= .zero { return prepareSync(r, hostTool: hostTool) { $0.tryAcquire() } }
+        if wait <= .zero { return announced(prepareSync(r, hostTool: hostTool) { $0.tryAcquire() }, r) }
         let deadline = clock.nowNanos() &+ wait.nanoseconds
-        return prepareSync(r, hostTool: hostTool) { $0.acquireBlocking(untilNanos: deadline) }
+        return announced(prepareSync(r, hostTool: hostTool) { $0.acquireBlocking(untilNanos: deadline) }, r)
+    }
+
+    /// Every run a caller asked for ends exactly once in its user's stream: a refused run gets a
+    /// run id and one terminal `agent_failed` event (`"refused": true`, the error, and for an
+    /// open breaker its state and retry time), unless its user id itself is invalid (no stream
+    /// to put it in).
+    private func announced(_ p: Prepared, _ r: RunRequest) -> Prepared {
+        guard case .refused(let rr) = p, var e = rr.error else { return p }
+        guard ContextValidation.problem(with: r.userID, field: "user_id") == nil else { return p }
+        let runID: String
+        if !rr.runID.isEmpty { runID = rr.runID }
+        else if let given = r.runID, ContextValidation.problem(with: given, field: "run_id") == nil { runID = given }
+        else { runID = RunID.next() }
+        e.runID = runID
+        let session = r.sessionID.flatMap { ContextValidation.problem(with: $0, field: "session_id") == nil ? $0 : nil } ?? ""
+        var w = JSONObjectWriter()
+        w.raw("error", EventData.errorObject(e))
+        w.bool("refused", true)
+        if let retry = e.retryAtMillis { w.int("retry_at", retry) }
+        w.int("duration_ms", rr.duration.milliseconds)
+        events.publish(Event(kind: .agentFailed, userID: r.userID, sessionID: session, runID: runID,
+                             plugin: r.plugin, agent: r.agent, dataJSON: w.finish()))
+        return .refused(RunResult(runID: runID, outcome: .failure(e), started: false, duration: rr.duration))
     }
 
     private func prepareWith(_ r: RunRequest, acquire: (FairSemaphore) async -> Bool) async -> Prepared {

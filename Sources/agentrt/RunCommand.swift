@@ -106,9 +106,16 @@ struct RunCommand: AsyncParsableCommand {
                 if e.kind.isTerminal { break }
             }
             if !result.started, let e = result.error {
-                // Events published since the last terminal event (e.g. the breaker opening) first.
-                while let ev = subscription.poll() { print(pretty ? Pretty.render(ev) : ev.json) }
-                print(pretty ? "✗ refused  \(e.code.rawValue): \(e.message)" : refusalJSON(e, runID: result.runID))
+                // A refused run's terminal event (and e.g. the breaker opening before it) is in
+                // the stream; a refusal without one (an invalid user id) is printed here.
+                var sawTerminal = false
+                while let ev = subscription.poll() {
+                    print(pretty ? Pretty.render(ev) : ev.json)
+                    if ev.kind.isTerminal { sawTerminal = true }
+                }
+                if !sawTerminal {
+                    print(pretty ? "✗ refused  \(e.code.rawValue): \(e.message)" : refusalJSON(e, runID: result.runID))
+                }
             }
         }
         // Events published after the last terminal event (a breaker transition) are shown too.

@@ -5,7 +5,7 @@ import Testing
 /// the default tool schema still refusing what is not an object.
 @Suite("Runtime contracts")
 struct RuntimeContractTests {
-    @Test("a refused call reports started == false and publishes nothing; a run reports started == true")
+    @Test("a refused call reports started == false and ends once in its stream; a run reports started == true")
     func startedFlag() async throws {
         let rt = CoreTestKit.runtime()
         defer { rt.shutdown() }
@@ -19,7 +19,18 @@ struct RuntimeContractTests {
         let badInput = await rt.run(RunRequest(plugin: "t", agent: "ok", userID: "alice", input: "{oops"))
         #expect(badInput.error?.code == .badArguments)
         #expect(!badInput.started)
-        #expect(sub.poll() == nil, "a refused call must publish no event")
+        // Each refused run appears once in its user's stream, as its terminal event.
+        for refusedRun in [refused, badInput] {
+            let e = try #require(sub.poll())
+            #expect(e.kind == .agentFailed && e.runID == refusedRun.runID && !refusedRun.runID.isEmpty)
+            #expect(CoreTestKit.data(e)["refused"] == true)
+            #expect(CoreTestKit.data(e)["error"]?["code"]?.stringValue == refusedRun.error?.code.rawValue)
+        }
+        #expect(sub.poll() == nil, "a refused call publishes exactly one event")
+        // A refusal whose user id is invalid has no stream to go to.
+        let badUser = await rt.run(RunRequest(plugin: "t", agent: "ok", userID: " alice"))
+        #expect(badUser.error?.code == .invalidContext)
+        #expect(sub.poll() == nil)
 
         let ran = await rt.run(RunRequest(plugin: "t", agent: "ok", userID: "alice"))
         #expect(ran.isSuccess && ran.started)

@@ -116,7 +116,7 @@ public enum HostStatus: Int32, Sendable, CaseIterable {
 public struct AgentRTError: Error, Sendable, Equatable, CustomStringConvertible {
     public let code: ErrorCode
     public let message: String
-    public let runID: String?
+    public var runID: String?
     /// For `circuit_open`: milliseconds since the epoch after which a retry may be admitted.
     public var retryAtMillis: Int64?
 
