@@ -208,9 +208,24 @@ extension Runtime {
             return .refused(refusal(AgentRTError(.notFound,
                 "no agent \(r.plugin).\(r.agent) is loaded (loaded: \(known.isEmpty ? "none" : known))"), started, stats: []))
         }
-        guard JSONValue.isValid(r.input) else {
+        if let schema = entry.inputSchema {
+            // Declared schema: parse once and validate before any plugin code sees the input.
+            let value: JSONValue
+            do { value = try JSONValue.parse(r.input) } catch {
+                return .refused(refusal(AgentRTError(.badArguments,
+                    "the input of \(r.plugin).\(r.agent) is not valid JSON: \(error)"), started, stats: [entry.stats]))
+            }
+            let violations = schema.validate(value)
+            if !violations.isEmpty {
+                return .refused(refusal(AgentRTError(.badArguments,
+                    "the input of \(r.plugin).\(r.agent) does not match its schema: "
+                    + violations.map(\.description).joined(separator: "; ")), started, stats: [entry.stats]))
+            }
+        } else if !JSONValue.isValid(r.input) {
+            let why: String
+            do { _ = try JSONValue.parse(r.input); why = "invalid JSON" } catch { why = "\(error)" }
             return .refused(refusal(AgentRTError(.badArguments,
-                "the input of \(r.plugin).\(r.agent) is not valid JSON"), started, stats: [entry.stats]))
+                "the input of \(r.plugin).\(r.agent) is not valid JSON: \(why)"), started, stats: [entry.stats]))
         }
         let timeout = r.timeout ?? entry.descriptor.defaultTimeout ?? configuration.defaultTimeout
         let ctx: UserExecutionContext

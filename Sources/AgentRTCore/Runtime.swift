@@ -14,13 +14,22 @@ final class AgentEntry: @unchecked Sendable {
     let implementation: any AgentImplementation
     let stats = CallStats()
     let shared: AgentInstance
-    /// The agent's breaker once created (per-agent breakers only), to skip the map on each call.
+    /// The agent-wide breaker once created, to skip the map on each call.
     let cachedBreaker = Locked<CircuitBreaker?>(nil)
+    /// The compiled input schema: every input is validated before the agent runs.
+    let inputSchema: JSONSchema?
 
-    init(descriptor: AgentDescriptor, implementation: any AgentImplementation) {
+    init(descriptor: AgentDescriptor, implementation: any AgentImplementation) throws(AgentRTError) {
         self.descriptor = descriptor
         self.implementation = implementation
         self.shared = implementation.sharedInstance()
+        if let s = descriptor.inputSchema {
+            do { inputSchema = try JSONSchema(s) } catch {
+                throw AgentRTError(.badArguments, "agent \(descriptor.qualifiedName) has an unusable input schema: \(error)")
+            }
+        } else {
+            inputSchema = nil
+        }
     }
 }
 
@@ -110,7 +119,7 @@ public final class Runtime: @unchecked Sendable {
 
     let sweeper = Locked<IdleSweeper?>(nil)
     /// The root "agent" of host tool calls (`callTool`); never in the registry.
-    let hostCallEntry = AgentEntry(descriptor: AgentDescriptor(plugin: "host", name: "call", threadSafe: true),
+    let hostCallEntry = try! AgentEntry(descriptor: AgentDescriptor(plugin: "host", name: "call", threadSafe: true),
                                    implementation: HostToolCallAgent())
 
     deinit { shutdown() }
@@ -149,14 +158,16 @@ public final class Runtime: @unchecked Sendable {
 
     /// Registers an agent under `plugin.name`.
     public func register(agent: AgentDescriptor, implementation: any AgentImplementation) throws(AgentRTError) {
-        if let why = NameRules.checkAgentOrPluginName(agent.plugin) { throw AgentRTError(.internal, "plugin name \"\(agent.plugin)\" \(why)") }
+        if let why = NameRules.checkPluginName(agent.plugin) { throw AgentRTError(.internal, "plugin name \"\(agent.plugin)\" \(why)") }
         if let why = NameRules.checkAgentOrPluginName(agent.name) { throw AgentRTError(.internal, "agent name \"\(agent.name)\" \(why)") }
+        // The input schema is compiled once, here: an unusable schema is refused at load.
+        let entry = try AgentEntry(descriptor: agent, implementation: implementation)
         try lock.withLock { () throws(AgentRTError) in
             let key = AgentKey(plugin: agent.plugin, name: agent.name)
             if agents[key] != nil {
                 throw AgentRTError(.internal, "an agent named \(agent.qualifiedName) is already registered")
             }
-            agents[key] = AgentEntry(descriptor: agent, implementation: implementation)
+            agents[key] = entry
         }
     }
 

@@ -58,3 +58,92 @@ struct RuntimeContractTests {
         #expect(!schema.validate(.null).isEmpty)
     }
 }
+
+@Suite("Boundaries")
+struct BoundaryTests {
+    @Test("two canonically equivalent user ids stay two users")
+    func exactIDs() async throws {
+        let rt = CoreTestKit.runtime()
+        defer { rt.shutdown() }
+        try CoreTestKit.agent(rt, "who") { call, _ in call.setResult("\"\(call.context.userID.unicodeScalars.count)\"") }
+        let sign = "\u{212B}ngstrom", letter = "\u{00C5}ngstrom"
+        #expect(sign == letter, "Swift compares these as equal; the runtime must not")
+        _ = await rt.run(RunRequest(plugin: "t", agent: "who", userID: sign))
+        _ = await rt.run(RunRequest(plugin: "t", agent: "who", userID: letter))
+        #expect(rt.userCount == 2)
+        let a = CoreTestKit.events(rt, user: sign), b = CoreTestKit.events(rt, user: letter)
+        #expect(a.count == 2 && b.count == 2)
+        #expect(a.allSatisfy { $0.userID.unicodeScalars.first == "\u{212B}" })
+        #expect(b.allSatisfy { $0.userID.unicodeScalars.first == "\u{00C5}" })
+    }
+
+    @Test("ids with edge whitespace or invisible format characters are refused, naming the field",
+          arguments: [" alice", "alice ", "al\u{200B}ice", "\u{00A0}bob", "bob\u{2029}", "\u{FEFF}carol", "a\u{202E}b"])
+    func refusedIDs(_ id: String) async throws {
+        let rt = CoreTestKit.runtime()
+        defer { rt.shutdown() }
+        try CoreTestKit.agent(rt, "ok") { call, _ in call.setResult("1") }
+        let r = await rt.run(RunRequest(plugin: "t", agent: "ok", userID: id))
+        #expect(r.error?.code == .invalidContext)
+        #expect(r.error?.message.contains("user_id") == true)
+        let s = await rt.run(RunRequest(plugin: "t", agent: "ok", userID: "dave", sessionID: id))
+        #expect(s.error?.code == .invalidContext)
+        #expect(s.error?.message.contains("session_id") == true)
+    }
+
+    @Test("an agent's input schema is enforced before it runs")
+    func inputSchemaEnforced() async throws {
+        let rt = CoreTestKit.runtime()
+        defer { rt.shutdown() }
+        let ran = Shared<Int>(0)
+        let schema: JSONValue = ["type": "object", "properties": ["n": ["type": "integer", "minimum": 1]],
+                                 "required": ["n"], "additionalProperties": false]
+        try rt.register(agent: AgentDescriptor(plugin: "t", name: "count", inputSchema: schema),
+                        implementation: ClosureAgent { call, _ in ran.add(1); return call.setResult("1") })
+        let bad = await rt.run(RunRequest(plugin: "t", agent: "count", userID: "u", input: #"{"n":0}"#))
+        #expect(bad.error?.code == .badArguments)
+        #expect(bad.error?.message.contains("/n") == true)
+        let extra = await rt.run(RunRequest(plugin: "t", agent: "count", userID: "u", input: #"{"n":2,"x":1}"#))
+        #expect(extra.error?.code == .badArguments)
+        #expect(ran.load() == 0)
+        #expect(await rt.run(RunRequest(plugin: "t", agent: "count", userID: "u", input: #"{"n":2}"#)).isSuccess)
+        #expect(ran.load() == 1)
+    }
+
+    @Test("names with a dot, and reserved plugin names, are refused", arguments: ["a.b", "host", "agentrt"])
+    func names(_ plugin: String) throws {
+        let rt = CoreTestKit.runtime()
+        defer { rt.shutdown() }
+        #expect(throws: AgentRTError.self) {
+            try rt.register(agent: AgentDescriptor(plugin: plugin, name: "x"), implementation: ClosureAgent { c, _ in c.setResult("1") })
+        }
+        #expect(throws: AgentRTError.self) {
+            try rt.register(agent: AgentDescriptor(plugin: "ok", name: "x.y"), implementation: ClosureAgent { c, _ in c.setResult("1") })
+        }
+        #expect(throws: AgentRTError.self) {
+            try rt.tools.register(ToolDescriptor(plugin: "ok", name: "t.u", inputSchema: ["type": "object"], kind: .host),
+                                  implementation: ClosureTool { _, _ in .result("1") })
+        }
+    }
+
+    @Test("cancel and lookup are scoped to the user")
+    func userScopedCancel() async throws {
+        let rt = CoreTestKit.runtime()
+        defer { rt.shutdown() }
+        let gate = TestGate()
+        try CoreTestKit.agent(rt, "wait") { call, _ in
+            gate.wait(max: .seconds(10))
+            return call.context.isCancelled ? .cancelled : call.setResult("1")
+        }
+        let done = Recorder<RunResult>()
+        let id = rt.runDetached(RunRequest(plugin: "t", agent: "wait", userID: "alice")) { done.append($0) }
+        #expect(await CoreTestKit.eventually { gate.arrived == 1 })
+        #expect(!rt.isRunInFlight(runID: id, userID: "bob"))
+        #expect(!rt.cancel(runID: id, userID: "bob"), "bob cancelled alice's run")
+        #expect(rt.isRunInFlight(runID: id, userID: "alice"))
+        #expect(rt.cancel(runID: id, userID: "alice"))
+        gate.release()
+        #expect(await CoreTestKit.eventually { done.count == 1 })
+        #expect(done.all.first?.error?.code == .cancelled)
+    }
+}

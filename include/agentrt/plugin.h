@@ -1,5 +1,6 @@
 /*
- * agentrt/plugin.h — the agentrt plugin ABI, version 1.0.
+ * agentrt/plugin.h — the agentrt plugin ABI, version 1.1 (1.1 appended the JSON accessors to
+ * agentrt_host and the status AGENTRT_ERR_TYPE_MISMATCH; plugins built for 1.0 load unchanged).
  *
  * A plugin is a shared library that exports two symbols:
  *
@@ -55,7 +56,7 @@ extern "C" {
 /* ------------------------------------------------------------------ versions */
 
 #define AGENTRT_ABI_MAJOR 1
-#define AGENTRT_ABI_MINOR 0
+#define AGENTRT_ABI_MINOR 1
 /* "AGRT" little-endian: the tag that marks agentrt_plugin_magic. */
 #define AGENTRT_MAGIC_TAG 0x54524741u
 
@@ -101,7 +102,8 @@ enum {
     AGENTRT_ERR_TOO_LARGE = 20,       /* a value exceeds a documented size limit            */
     AGENTRT_ERR_ALREADY_SET = 21,     /* set_result/set_error called twice for one call     */
     AGENTRT_ERR_LOAD_FAILED = 22,     /* (embedding API) a plugin was refused at load       */
-    AGENTRT_STATUS_COUNT_ = 23
+    AGENTRT_ERR_TYPE_MISMATCH = 23,   /* (ABI 1.1) a JSON value is not of the asked type    */
+    AGENTRT_STATUS_COUNT_ = 24
 };
 
 /* The stable snake_case name of a status ("ok", "timeout", "stale_handle", ...). Never NULL. */
@@ -111,7 +113,7 @@ static inline const char *agentrt_status_name(agentrt_status s) {
         "no_heartbeat", "cancelled", "agent_error", "invalid_output", "crashed", "not_found",
         "internal", "invalid_argument", "invalid_handle", "stale_handle", "invalid_json",
         "reserved_type", "bad_arguments", "unsupported", "too_large", "already_set",
-        "load_failed"};
+        "load_failed", "type_mismatch"};
     if (s < 0 || s >= AGENTRT_STATUS_COUNT_) return "unknown_status";
     return names[s];
 }
@@ -237,6 +239,26 @@ typedef struct agentrt_host {
     agentrt_status (*set_error)(agentrt_call *call, agentrt_str message);
     /* Logs a line. `call` may be NULL (e.g. during on_init). */
     agentrt_status (*log)(agentrt_call *call, int32_t level, agentrt_str message);
+
+    /* ---- ABI 1.1: JSON accessors (check AGENTRT_HAS_MEMBER(host, agentrt_host, json_get_raw)).
+     * Read a value out of any JSON text the plugin holds (its input, a tool's result) by
+     * RFC 6901 JSON Pointer: "" is the whole document, "/text", "/items/0/name" ("~1" is '/',
+     * "~0" is '~'). The whole document is validated first (AGENTRT_ERR_INVALID_JSON, also for
+     * duplicate keys); a pointer that names nothing → AGENTRT_ERR_NOT_FOUND; a malformed pointer
+     * → AGENTRT_ERR_INVALID_ARGUMENT; a value of another type → AGENTRT_ERR_TYPE_MISMATCH.
+     * Returned views BORROW from `json` (valid as long as the plugin's `json` buffer is). */
+    /* The value's JSON text as it appears in `json` (objects, arrays, strings with quotes …). */
+    agentrt_status (*json_get_raw)(agentrt_str json, agentrt_str pointer, agentrt_str *out);
+    /* A string value, unescaped. Without escapes it points into `json`; with escapes it is
+     * decoded into memory owned by `call` (valid until that call's function returns); with
+     * escapes and `call` NULL → AGENTRT_ERR_UNSUPPORTED (use json_get_raw). */
+    agentrt_status (*json_get_string)(agentrt_call *call, agentrt_str json, agentrt_str pointer, agentrt_str *out);
+    /* An integer (no fraction, no exponent unless integral) that fits int64 (else TOO_LARGE). */
+    agentrt_status (*json_get_int64)(agentrt_str json, agentrt_str pointer, int64_t *out);
+    /* Any JSON number as a double. */
+    agentrt_status (*json_get_double)(agentrt_str json, agentrt_str pointer, double *out);
+    /* true / false as 1 / 0. */
+    agentrt_status (*json_get_bool)(agentrt_str json, agentrt_str pointer, int32_t *out);
 } agentrt_host;
 
 /* ------------------------------------------------------------------ agents */

@@ -26,7 +26,7 @@ extension AgentCall {
     public func emit(type: String, dataJSON: UnsafeRawBufferPointer) -> HostStatus {
         if !isRunning { runtime.counters.lateEvents.add(1, ordering: .relaxed); return .staleHandle }
         if Self.reservedTypes.contains(type) { return .reservedType }
-        if let _ = NameRules.checkToolName(type) { return .invalidArgument }
+        if let _ = NameRules.checkEventType(type) { return .invalidArgument }
         guard dataJSON.count <= runtime.configuration.maxEventBytes else { return .tooLarge }
         guard JSONValue.isValid(bytes: dataJSON) else { return .invalidJSON }
         let data = String(decoding: dataJSON, as: UTF8.self)

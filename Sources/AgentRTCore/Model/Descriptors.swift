@@ -70,20 +70,45 @@ public struct ToolDescriptor: Sendable, Equatable {
 
 /// Name rules shared by the loader, the registry and the dispatcher.
 public enum NameRules {
-    /// Plugin and agent names: `[a-z0-9_.-]`, 1–64 bytes.
+    /// Plugin names the runtime keeps for itself (`host.*` tools are the embedding host's,
+    /// `agentrt.*` the runtime's own).
+    public static let reservedPluginNames: Set<String> = ["host", "agentrt"]
+
+    /// Plugin and agent names: `[a-z0-9_-]`, 1–64 bytes. No `.`: it separates plugin from agent
+    /// (`plugin.agent`), so a dot inside a name could make two names collide.
     public static func checkAgentOrPluginName(_ s: String) -> String? {
         if s.isEmpty { return "is empty" }
         if s.utf8.count > 64 { return "is \(s.utf8.count) bytes long (at most 64)" }
-        for b in s.utf8 where !(b >= 0x61 && b <= 0x7A) && !(b >= 0x30 && b <= 0x39) && b != 0x5F && b != 0x2E && b != 0x2D {
-            return "contains \(describe(byte: b)); only a-z, 0-9, '_', '.' and '-' are allowed"
+        for b in s.utf8 where !(b >= 0x61 && b <= 0x7A) && !(b >= 0x30 && b <= 0x39) && b != 0x5F && b != 0x2D {
+            if b == 0x2E { return "contains '.', which separates plugin and name (plugin.agent); use '_' or '-'" }
+            return "contains \(describe(byte: b)); only a-z, 0-9, '_' and '-' are allowed"
         }
         return nil
     }
 
-    /// Tool names: `[A-Za-z0-9_.-]`, 1–64 bytes (128 once qualified).
+    /// A plugin name: an agent name that is not reserved.
+    public static func checkPluginName(_ s: String) -> String? {
+        if let why = checkAgentOrPluginName(s) { return why }
+        if reservedPluginNames.contains(s) { return "is reserved (\(reservedPluginNames.sorted().joined(separator: ", ")) are the runtime's)" }
+        return nil
+    }
+
+    /// Tool names: `[A-Za-z0-9_-]`, 1–64 bytes. No `.` (see `checkAgentOrPluginName`).
     public static func checkToolName(_ s: String, max: Int = 64) -> String? {
         if s.isEmpty { return "is empty" }
         if s.utf8.count > max { return "is \(s.utf8.count) bytes long (at most \(max))" }
+        for b in s.utf8 where !(b >= 0x61 && b <= 0x7A) && !(b >= 0x41 && b <= 0x5A) && !(b >= 0x30 && b <= 0x39)
+            && b != 0x5F && b != 0x2D {
+            if b == 0x2E { return "contains '.', which separates plugin and tool (plugin.tool); use '_' or '-'" }
+            return "contains \(describe(byte: b)); only A-Z, a-z, 0-9, '_' and '-' are allowed"
+        }
+        return nil
+    }
+
+    /// Custom event types (`emit`): `[A-Za-z0-9_.-]`, 1–64 bytes (dots allowed: `progress.step`).
+    public static func checkEventType(_ s: String) -> String? {
+        if s.isEmpty { return "is empty" }
+        if s.utf8.count > 64 { return "is \(s.utf8.count) bytes long (at most 64)" }
         for b in s.utf8 where !(b >= 0x61 && b <= 0x7A) && !(b >= 0x41 && b <= 0x5A) && !(b >= 0x30 && b <= 0x39)
             && b != 0x5F && b != 0x2E && b != 0x2D {
             return "contains \(describe(byte: b)); only A-Z, a-z, 0-9, '_', '.' and '-' are allowed"

@@ -81,6 +81,7 @@ public enum HostStatus: Int32, Sendable, CaseIterable {
     case tooLarge = 20
     case alreadySet = 21
     case loadFailed = 22
+    case typeMismatch = 23
 
     /// The stable snake_case name, identical to `agentrt_status_name`.
     public var name: String {
@@ -108,6 +109,7 @@ public enum HostStatus: Int32, Sendable, CaseIterable {
         case .tooLarge: "too_large"
         case .alreadySet: "already_set"
         case .loadFailed: "load_failed"
+        case .typeMismatch: "type_mismatch"
         }
     }
 }

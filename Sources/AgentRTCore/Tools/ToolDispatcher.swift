@@ -42,7 +42,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         if let why = NameRules.checkToolName(d.name) {
             throw AgentRTError(.badArguments, "tool name \"\(d.name)\" \(why)")
         }
-        if let why = NameRules.checkToolName(d.plugin) {
+        if d.plugin != "host", let why = NameRules.checkPluginName(d.plugin) {
             throw AgentRTError(.badArguments, "tool owner \"\(d.plugin)\" \(why)")
         }
         let schema: JSONSchema?

@@ -17,7 +17,9 @@ enum HostTable {
             user_id: hostUserID, session_id: hostSessionID, run_id: hostRunID, metadata: hostMetadata,
             is_cancelled: hostIsCancelled, remaining_ms: hostRemainingMs, heartbeat: hostHeartbeat,
             emit: hostEmit, call_tool: hostCallTool, set_result: hostSetResult, set_error: hostSetError,
-            log: hostLog))
+            log: hostLog,
+            json_get_raw: hostJSONGetRaw, json_get_string: hostJSONGetString, json_get_int64: hostJSONGetInt64,
+            json_get_double: hostJSONGetDouble, json_get_bool: hostJSONGetBool))
         return UnsafePointer(p)
     }()
 
@@ -152,4 +154,107 @@ private func hostLog(_ h: OpaquePointer?, _ level: Int32, _ message: agentrt_str
         return HostStatus.ok.rawValue
     }
     return withCall(h) { $0.log(level: level, m) }
+}
+
+// MARK: ABI 1.1 JSON accessors
+
+private enum Located {
+    case value(JSONPointerReader, Range<Int>)
+    case failure(HostStatus)
+}
+
+private func lookup(_ json: agentrt_str, _ pointer: agentrt_str) -> Located {
+    guard let doc = bytes(json), let ptr = bytes(pointer) else { return .failure(.invalidArgument) }
+    let reader = JSONPointerReader(bytes: doc)
+    do { return .value(reader, try reader.find(ptr)) } catch {
+        switch error {
+        case .invalidJSON: return .failure(.invalidJSON)
+        case .invalidPointer: return .failure(.invalidArgument)
+        case .notFound: return .failure(.notFound)
+        }
+    }
+}
+
+private func view(of reader: JSONPointerReader, _ r: Range<Int>) -> agentrt_str {
+    agentrt_str(ptr: reader.bytes.baseAddress.map { ($0 + r.lowerBound).assumingMemoryBound(to: CChar.self) }, len: r.count)
+}
+
+func hostJSONGetRaw(_ json: agentrt_str, _ pointer: agentrt_str, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
+    guard let out else { return HostStatus.invalidArgument.rawValue }
+    switch lookup(json, pointer) {
+    case .failure(let s): return s.rawValue
+    case .value(let reader, let r):
+        out.pointee = view(of: reader, r)
+        return HostStatus.ok.rawValue
+    }
+}
+
+func hostJSONGetString(_ h: OpaquePointer?, _ json: agentrt_str, _ pointer: agentrt_str,
+                       _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
+    guard let out else { return HostStatus.invalidArgument.rawValue }
+    switch lookup(json, pointer) {
+    case .failure(let s): return s.rawValue
+    case .value(let reader, let r):
+        guard reader.bytes[r.lowerBound] == UInt8(ascii: "\"") else { return HostStatus.typeMismatch.rawValue }
+        let inner = (r.lowerBound + 1)..<(r.upperBound - 1)
+        if !inner.contains(where: { reader.bytes[$0] == UInt8(ascii: "\\") }) {
+            out.pointee = view(of: reader, inner)
+            return HostStatus.ok.rawValue
+        }
+        // Escapes: decoded into memory owned by the call.
+        guard h != nil else { return HostStatus.unsupported.rawValue }
+        guard let decoded = reader.decodeString(r) else { return HostStatus.invalidJSON.rawValue }
+        return withCall(h) { c in
+            let v = c.retain(String(decoding: decoded, as: UTF8.self))
+            out.pointee = agentrt_str(ptr: v.baseAddress?.assumingMemoryBound(to: CChar.self), len: v.count)
+            return .ok
+        }
+    }
+}
+
+private func numberText(_ reader: JSONPointerReader, _ r: Range<Int>) -> String? {
+    let first = reader.bytes[r.lowerBound]
+    guard first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) else { return nil }
+    return String(decoding: UnsafeRawBufferPointer(rebasing: reader.bytes[r]), as: UTF8.self)
+}
+
+func hostJSONGetInt64(_ json: agentrt_str, _ pointer: agentrt_str, _ out: UnsafeMutablePointer<Int64>?) -> agentrt_status {
+    guard let out else { return HostStatus.invalidArgument.rawValue }
+    switch lookup(json, pointer) {
+    case .failure(let s): return s.rawValue
+    case .value(let reader, let r):
+        guard let t = numberText(reader, r) else { return HostStatus.typeMismatch.rawValue }
+        if let v = Int64(t) { out.pointee = v; return HostStatus.ok.rawValue }
+        let plainDigits = t.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+        if plainDigits { return HostStatus.tooLarge.rawValue }
+        guard let d = Double(t), d.rounded() == d else { return HostStatus.typeMismatch.rawValue }
+        guard d >= -9.223372036854775808e18 && d < 9.223372036854775808e18 else { return HostStatus.tooLarge.rawValue }
+        out.pointee = Int64(d)
+        return HostStatus.ok.rawValue
+    }
+}
+
+func hostJSONGetDouble(_ json: agentrt_str, _ pointer: agentrt_str, _ out: UnsafeMutablePointer<Double>?) -> agentrt_status {
+    guard let out else { return HostStatus.invalidArgument.rawValue }
+    switch lookup(json, pointer) {
+    case .failure(let s): return s.rawValue
+    case .value(let reader, let r):
+        guard let t = numberText(reader, r), let d = Double(t) else { return HostStatus.typeMismatch.rawValue }
+        out.pointee = d
+        return HostStatus.ok.rawValue
+    }
+}
+
+func hostJSONGetBool(_ json: agentrt_str, _ pointer: agentrt_str, _ out: UnsafeMutablePointer<Int32>?) -> agentrt_status {
+    guard let out else { return HostStatus.invalidArgument.rawValue }
+    switch lookup(json, pointer) {
+    case .failure(let s): return s.rawValue
+    case .value(let reader, let r):
+        switch reader.bytes[r.lowerBound] {
+        case UInt8(ascii: "t"): out.pointee = 1
+        case UInt8(ascii: "f"): out.pointee = 0
+        default: return HostStatus.typeMismatch.rawValue
+        }
+        return HostStatus.ok.rawValue
+    }
 }

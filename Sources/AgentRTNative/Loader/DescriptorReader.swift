@@ -30,7 +30,7 @@ struct DescriptorReader {
         let d = raw.load(as: agentrt_plugin.self)
         var out = Parsed()
         out.name = try string(d.name, "plugin name")
-        if let why = NameRules.checkAgentOrPluginName(out.name) { throw fail("plugin name \"\(out.name)\" \(why)") }
+        if let why = NameRules.checkPluginName(out.name) { throw fail("plugin name \"\(out.name)\" \(why)") }
         out.version = try string(d.version, "plugin \"\(out.name)\" version")
         out.description = try string(d.description, "plugin \"\(out.name)\" description")
         out.onInit = d.on_init
