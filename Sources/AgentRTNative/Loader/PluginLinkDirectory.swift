@@ -49,9 +49,7 @@ enum PluginLinkDirectory {
     static func removeLinks(in dir: UnsafePointer<CChar>) {
         if let d = opendir(dir) {
             while let entry = readdir(d) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-                }
+                let name = entryName(entry)
                 if name == "." || name == ".." { continue }
                 let full = String(cString: dir) + "/" + name
                 var st = stat()
@@ -68,9 +66,7 @@ enum PluginLinkDirectory {
         guard let d = opendir(base) else { return }
         var abandoned: [String] = []
         while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
+            let name = entryName(entry)
             guard let pid = ownerPID(ofDirectoryNamed: name), pid != getpid() else { continue }
             guard kill(pid, 0) != 0 && errno == ESRCH else { continue }
             var st = stat()
@@ -80,6 +76,13 @@ enum PluginLinkDirectory {
         }
         closedir(d)
         for dir in abandoned { removeLinks(in: dir) }
+    }
+
+    /// The name of a directory entry, read in place: readdir's entries are only as long as
+    /// their name (d_reclen), so copying the `dirent` (its 256-byte d_name) reads past the end.
+    private static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
     }
 
     /// The pid in `agentrt-plugins-<pid>-XXXXXX` (mkdtemp's six characters), or nil.
