@@ -93,12 +93,20 @@ struct PluginLinkDirectoryTests {
         let stale = try makeLinkDirectory(tmp, "agentrt-plugins-\(gone.processIdentifier)-abcdef")
         let live = try makeLinkDirectory(tmp, "agentrt-plugins-\(getpid())-ghijkl")   // this test process
         let unknown = try makeLinkDirectory(tmp, "agentrt-plugins-XyZ123")             // no owner pid
+        // Enough entries to fill readdir's buffer, so that reading a name past its entry's end
+        // is caught by the AddressSanitizer run.
+        let filler = (0..<1500).map { String(format: "f%04d", $0) }
+        for name in filler {
+            #expect(FileManager.default.createFile(atPath: tmp.appendingPathComponent(name).path, contents: nil))
+        }
         let r = try await load([basics], tmpdir: tmp.path)
         #expect(r.status == 0, "status \(r.status)\n\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: stale.path), "\(stale.path) of a gone process is still there")
         #expect(contents(live) == ["1-2.so"], "a live process's directory was touched: \(contents(live))")
         #expect(contents(unknown) == ["1-2.so"], "a directory without an owner pid was touched: \(contents(unknown))")
-        #expect(contents(tmp) == [unknown.lastPathComponent, live.lastPathComponent].sorted(), "\(contents(tmp))")
+        let left = contents(tmp).filter { !$0.hasPrefix("f") }
+        #expect(left == [unknown.lastPathComponent, live.lastPathComponent].sorted(), "\(left)")
+        #expect(contents(tmp).count == filler.count + 2)
     }
 
     @Test("the owner pid is read only from agentrt-plugins-<pid>-XXXXXX")
