@@ -11,13 +11,13 @@ import Glibc
 
 // MARK: - Environment
 
-private struct EmbeddingError: Error, CustomStringConvertible {
+struct EmbeddingError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
 
 /// What a finished child process left behind.
-private struct ProcessOutcome: CustomStringConvertible {
+struct ProcessOutcome: CustomStringConvertible {
     let command: String
     let status: Int32
     let signalled: Bool
@@ -44,7 +44,7 @@ private struct ProcessOutcome: CustomStringConvertible {
 }
 
 /// Mutable state shared by the tests of this file, behind a lock.
-private final class EmbeddingBuilds: @unchecked Sendable {
+final class EmbeddingBuilds: @unchecked Sendable {
     private let lock = NSLock()
     private var built: [String: Result<String, EmbeddingError>] = [:]
 
@@ -59,7 +59,7 @@ private final class EmbeddingBuilds: @unchecked Sendable {
     }
 }
 
-private enum EmbeddingEnv {
+enum EmbeddingEnv {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let include = repository.appendingPathComponent("include").path
@@ -179,25 +179,33 @@ private enum EmbeddingEnv {
     static func guards() throws -> String { try plugin("guards", source: "plugins/c-guards/guards.c") }
 
     /// Whether libAgentRT.so was built with ThreadSanitizer (`swift build --sanitize=thread`).
-    static let libraryUsesTSan: Bool = {
+    static let libraryUsesTSan = libraryMentions("__tsan_init")
+    /// Whether libAgentRT.so was built with AddressSanitizer (`swift build --sanitize=address`).
+    static let libraryUsesASan = libraryMentions("__asan_init")
+
+    /// The sanitizer libAgentRT.so was built with, as clang's `-fsanitize=` value, if any.
+    static var librarySanitizer: String? { libraryUsesTSan ? "thread" : libraryUsesASan ? "address" : nil }
+
+    private static func libraryMentions(_ symbol: String) -> Bool {
         guard let products, let data = FileManager.default.contents(atPath: products.appendingPathComponent("libAgentRT.so").path)
         else { return false }
-        return data.range(of: Data("__tsan_init".utf8)) != nil
-    }()
+        return data.range(of: Data(symbol.utf8)) != nil
+    }
 
     /// A C host program linked against libAgentRT.so with an rpath to the products directory.
-    /// Against a TSan build the host is compiled with the Swift toolchain's clang and
-    /// `-fsanitize=thread`, so the C API runs under ThreadSanitizer too.
+    /// Against a sanitizer build (TSan or ASan) the host is compiled with the Swift toolchain's
+    /// clang and the same `-fsanitize=`, so the C API runs under that sanitizer too (its runtime
+    /// must be the first library the process loads).
     static func host(_ name: String, source: URL, products: URL) throws -> String {
         try builds.once("host:\(name)") { () throws(EmbeddingError) -> String in
             let output = scratch.appendingPathComponent(name).path
             let common = ["-std=c11", "-I", include, source.path, "-L", products.path, "-lAgentRT",
                           "-Wl,-rpath,\(products.path)", "-lpthread", "-o", output]
-            if libraryUsesTSan {
+            if let sanitizer = librarySanitizer {
                 let swiftLib = toolchainLibDirectory
                 let outcome: ProcessOutcome
                 do {
-                    outcome = try run("/usr/bin/env", ["clang", "-fsanitize=thread"] + common
+                    outcome = try run("/usr/bin/env", ["clang", "-fsanitize=\(sanitizer)"] + common
                                       + ["-L", swiftLib, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath,\(swiftLib)"],
                                       timeout: .seconds(90))
                 } catch { throw EmbeddingError("cannot run clang: \(error)") }
@@ -258,7 +266,7 @@ struct EmbeddingTests {
 
     @Test("examples/python-host drives the library through ctypes", .timeLimit(.minutes(2)),
           .enabled(if: EmbeddingEnv.python != nil, "python3 is not installed"),
-          .enabled(if: !EmbeddingEnv.libraryUsesTSan, "a ThreadSanitizer build of libAgentRT.so cannot load into python3"))
+          .enabled(if: EmbeddingEnv.librarySanitizer == nil, "a sanitizer build of libAgentRT.so cannot load into python3"))
     func pythonHostExample() throws {
         let products = try EmbeddingEnv.requireProducts()
         let python = try #require(EmbeddingEnv.python)

@@ -78,8 +78,9 @@ enum ExecFixtures {
     }
 
     /// Runs a program to completion without blocking a cooperative thread; kills it after `limit`.
-    static func runProcess(_ executable: String, _ arguments: [String], limit: Duration = .seconds(120)) async throws
-        -> ExecProcessResult {
+    /// `environment` replaces the child's environment (nil: it inherits this process's).
+    static func runProcess(_ executable: String, _ arguments: [String], limit: Duration = .seconds(120),
+                           environment: [String: String]? = nil) async throws -> ExecProcessResult {
         let id = UUID().uuidString
         let outURL = directory.appendingPathComponent("out-\(id)")
         let errURL = directory.appendingPathComponent("err-\(id)")
@@ -94,6 +95,7 @@ enum ExecFixtures {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice

@@ -96,9 +96,10 @@ public final class PluginLoader: @unchecked Sendable {
         // glibc's dlopen matches an already-open library by its path string before it looks at
         // the file, so a plugin rebuilt in place (same path, new inode) would get the old
         // mapping. Opening through a private link named after the file's identity avoids that.
-        let openPath = identityLink(for: path, fileID: fileID) ?? path
-        guard let handle = dlopen(openPath, RTLD_NOW | RTLD_LOCAL) else {
+        let link = identityLink(for: path, fileID: fileID)
+        guard let handle = dlopen(link ?? path, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
+            if let link { unlink(link) }   // nothing was mapped through it
             throw PluginLoadError(.notLoadable, path: path, "the dynamic linker refused it: \(reason)")
         }
         // Refused libraries are not dlclosed either: their constructors may have started threads.
@@ -146,15 +147,9 @@ public final class PluginLoader: @unchecked Sendable {
                             shutdown: parsed.onShutdown, fileID: fileID)
     }
 
-    /// A private directory of links named `<device>-<inode>.so`, created once per process.
-    nonisolated(unsafe) private static var linkDirectory: String? = {
-        var template = Array("/tmp/agentrt-plugins-XXXXXX".utf8CString)
-        guard let dir = mkdtemp(&template) else { return nil }
-        return String(cString: dir)
-    }()
-
+    /// `<device>-<inode>.so` in the process's link directory, pointing at the file.
     static func identityLink(for path: String, fileID: FileID) -> String? {
-        guard let dir = linkDirectory, let real = realpath(path, nil) else { return nil }
+        guard let dir = PluginLinkDirectory.path, let real = realpath(path, nil) else { return nil }
         defer { free(real) }
         let link = "\(dir)/\(fileID.device)-\(fileID.inode).so"
         if symlink(real, link) != 0 && errno != EEXIST { return nil }
