@@ -448,7 +448,7 @@ struct LoaderTests {
             (.invalidJSON, Int32(AGENTRT_ERR_INVALID_JSON)), (.reservedType, Int32(AGENTRT_ERR_RESERVED_TYPE)),
             (.badArguments, Int32(AGENTRT_ERR_BAD_ARGUMENTS)), (.unsupported, Int32(AGENTRT_ERR_UNSUPPORTED)),
             (.tooLarge, Int32(AGENTRT_ERR_TOO_LARGE)), (.alreadySet, Int32(AGENTRT_ERR_ALREADY_SET)),
-            (.loadFailed, Int32(AGENTRT_ERR_LOAD_FAILED)),
+            (.loadFailed, Int32(AGENTRT_ERR_LOAD_FAILED)), (.typeMismatch, Int32(AGENTRT_ERR_TYPE_MISMATCH)),
         ]
         #expect(table.count == HostStatus.allCases.count)
         for (status, constant) in table {

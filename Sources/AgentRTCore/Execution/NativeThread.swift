@@ -5,7 +5,9 @@ import Glibc
 /// A dedicated OS thread (never a Swift cooperative-pool thread) running one closure.
 public final class NativeThread: @unchecked Sendable {
     private var tid = pthread_t()
-    private let body: @Sendable () -> Void
+    // The body is NOT stored here, only in the box handed to the thread (released when it
+    // returns): owners keep their thread and the body captures the owner, so storing it would
+    // be a cycle that is never broken (it leaked every subscription, stream and watchdog).
     private let joinLock = Lock()
     private var joined = false
 
@@ -13,7 +15,6 @@ public final class NativeThread: @unchecked Sendable {
 
     /// Starts the thread at once.
     public init(name: String, stackSize: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) {
-        self.body = body
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         pthread_attr_setstacksize(&attr, stackSize)
