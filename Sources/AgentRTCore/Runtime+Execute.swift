@@ -358,10 +358,9 @@ extension Runtime {
         // Every cancellation of the context (caller, watchdog, removal, shutdown) moves the call's
         // state machine; the handler holds the call weakly (the context lives inside the call).
         call.context.onCancel { [weak call] cause in call?.contextCancelled(cause) }
-        if call.hostTool == nil {
-            let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
-            call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))
-        }
+        // Every run, host tool calls (`host.call`) included, starts and ends once in its stream.
+        let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
+        call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))
         if let t = call.firstWatchTime { watchdog.schedule(call, at: t) }
         pool.submit(call)
     }

@@ -8,7 +8,9 @@ extension Runtime {
     public func callTool(userID: String, sessionID: String? = nil, name: String, argumentsJSON: String,
                          timeout: Duration? = nil) -> Result<ToolCallResult, AgentRTError> {
         let request = HostToolRequest(name: name, argumentsJSON: argumentsJSON)
-        let r = RunRequest(plugin: "host", agent: "call", userID: userID, sessionID: sessionID, input: "{}",
+        var summary = JSONObjectWriter()
+        summary.string("tool", name)
+        let r = RunRequest(plugin: "host", agent: "call", userID: userID, sessionID: sessionID, input: summary.finish(),
                            timeout: timeout ?? configuration.toolTimeout)
         let call: AgentCall
         switch prepareBlocking(r, hostTool: request) {

@@ -57,7 +57,7 @@ public final class Runtime: @unchecked Sendable {
         public var agentBreakerMinimumUsers = 3
         /// Abandoned-but-running calls of an agent one user may have; past it that user (only)
         /// is refused the agent with `quarantined` until one returns.
-        public var userQuarantineThreshold = 4
+        public var userQuarantineThreshold = 2
         /// Abandoned-but-running calls an agent may have across all users before every new call
         /// is refused (`quarantined`).
         public var quarantineThreshold = 32

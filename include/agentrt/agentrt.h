@@ -46,7 +46,7 @@ typedef struct agentrt_config {
     uint32_t breaker_minimum_calls;    /* calls before the breaker may trip [10]                  */
     uint32_t breaker_failure_percent;  /* failure rate that opens it, 1-100 [50]                  */
     uint32_t breaker_wait_ms;          /* time OPEN before a probe [30000]                        */
-    uint32_t quarantine_threshold;     /* abandoned calls of an agent before refusal [8]          */
+    uint32_t quarantine_threshold;     /* abandoned calls of an agent (all users) before refusal [32] */
     uint32_t replay_capacity;          /* events kept per user for resume [1024]                  */
     uint32_t tool_timeout_ms;          /* default tool timeout [30000]                            */
 } agentrt_config;

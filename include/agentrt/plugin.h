@@ -264,7 +264,7 @@ typedef struct agentrt_host {
 /* ------------------------------------------------------------------ agents */
 
 /* The agent may run several calls at once on one instance. Without it the runtime serialises
- * calls per instance (per user session when session hooks exist, else per plugin). */
+ * calls per instance (per user session when session hooks exist, else per agent). */
 #define AGENTRT_AGENT_THREAD_SAFE 0x1u
 
 /*
@@ -286,7 +286,7 @@ typedef void (*agentrt_session_close_fn)(void *plugin_state, void *instance);
 typedef struct agentrt_agent {
     uint32_t struct_size;               /* sizeof(agentrt_agent)                          */
     uint32_t flags;                     /* AGENTRT_AGENT_THREAD_SAFE, ...                 */
-    agentrt_str name;                   /* [a-z0-9_.-], 1..64, unique within the plugin   */
+    agentrt_str name;                   /* [a-z0-9_-] (no "."), 1..64, unique in plugin*/
     agentrt_str description;            /* free text                                      */
     agentrt_str input_schema;           /* JSON Schema of the input, or empty             */
     uint32_t default_timeout_ms;        /* 0: the runtime's default                       */
@@ -324,7 +324,7 @@ typedef void (*agentrt_native_fn)(void);
 typedef struct agentrt_tool {
     uint32_t struct_size;           /* sizeof(agentrt_tool)                               */
     uint32_t kind;                  /* AGENTRT_TOOL_JSON or AGENTRT_TOOL_NATIVE           */
-    agentrt_str name;               /* [A-Za-z0-9_.-], 1..64, unique within the plugin    */
+    agentrt_str name;               /* [A-Za-z0-9_-] (no "."), 1..64, unique in plugin*/
     agentrt_str description;
     agentrt_str input_schema;       /* JSON tools: JSON Schema (type object) or empty     */
     agentrt_tool_fn json_fn;        /* JSON tools                                         */
@@ -347,7 +347,7 @@ typedef void (*agentrt_shutdown_fn)(void *state);
 typedef struct agentrt_plugin {
     uint32_t struct_size;           /* sizeof(agentrt_plugin)                             */
     uint32_t reserved;              /* 0                                                  */
-    agentrt_str name;               /* [a-z0-9_.-], 1..64                                 */
+    agentrt_str name;               /* [a-z0-9_-] (no "."), 1..64; not host/agentrt   */
     agentrt_str version;            /* free text, e.g. "1.2.0"                            */
     agentrt_str description;
     const agentrt_agent *agents;    /* agent_count elements (stride agents[0].struct_size) */

@@ -58,6 +58,7 @@ extension AgentCall {
             guard state == .admitted else { return false }
             setState(.running)
             step = .runningAgent
+            lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing)
             return true
         }
     }
@@ -82,6 +83,7 @@ extension AgentCall {
             setState(.running)
             step = .runningAgent
             holdsGate = true
+            lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing)
             return true
         }
     }
@@ -167,7 +169,9 @@ extension AgentCall {
                 return min(last &+ heartbeatTimeoutNanos, context.deadlineNanos ?? .max)
             }
             if heartbeatTimeoutNanos > 0 {
-                return min(startNanos &+ heartbeatTimeoutNanos, context.deadlineNanos ?? .max)
+                // Not running yet (waiting for a worker or the instance): the heartbeat clock
+                // starts when it runs (begin/grantGate reset it); look again one timeout from now.
+                return min(now &+ heartbeatTimeoutNanos, context.deadlineNanos ?? .max)
             }
             return context.deadlineNanos
         }
@@ -252,12 +256,12 @@ extension AgentCall {
         let (cont, cond, hook): (CheckedContinuation<RunResult, Never>?, ConditionVariable?, (@Sendable (RunResult) -> Void)?) = lock.withLock {
             // Every tool_executing gets its tool_completed before the terminal event.
             for t in openTools {
-                publishLocked(.toolCompleted, .toolCompleted(
+                t.by.publishLocked(.toolCompleted, .toolCompleted(
                     id: t.id, tool: t.tool, isError: true, content: nil,
                     error: AgentRTError(.cancelled, "the calling run ended before the tool returned"), durationMs: 0))
             }
             openTools.removeAll()
-            if hostTool == nil { publishLocked(terminalKind(outcome), terminalData(outcome, duration: duration)) }
+            publishLocked(terminalKind(outcome), terminalData(outcome, duration: duration))
             finalResult = rr
             done.store(true, ordering: .releasing)
             defer { continuation = nil; completionHook = nil }

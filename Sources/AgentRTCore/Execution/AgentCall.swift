@@ -30,6 +30,12 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     /// The calling agent's call, for a tool call.
     public let parent: AgentCall?
     public var isTool: Bool { parent != nil }
+    /// The root call of this call's tree (itself for an agent run).
+    var root: AgentCall {
+        var c = self
+        while let p = c.parent { c = p }
+        return c
+    }
     let runtime: Runtime
     let stream: UserStream
     let input: String
@@ -74,7 +80,9 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     var resultRefusal: String?
     var errorMessage: String?
     var heartbeatDetails = ""
-    var openTools: [(id: String, tool: String)] = []
+    /// Tool calls of this run tree with a `tool_executing` but no `tool_completed` yet (kept on
+    /// the root call), with the call that published them.
+    var openTools: [(id: String, tool: String, by: AgentCall)] = []
     var finalResult: RunResult?
     var arena: [UnsafeMutableRawBufferPointer] = []
     var views: [String: UnsafeRawBufferPointer] = [:]
@@ -163,7 +171,7 @@ public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
     /// dropped (counted as late activity).
     @discardableResult
     func publish(_ kind: Event.Kind, _ data: EventData) -> Bool {
-        if let parent, parent.isFinished { runtime.counters.lateEvents.add(1, ordering: .relaxed); return false }
+        if parent != nil, root.isFinished { runtime.counters.lateEvents.add(1, ordering: .relaxed); return false }
         let ok = lock.withLock { () -> Bool in
             guard state.isLive else { return false }
             publishLocked(kind, data)

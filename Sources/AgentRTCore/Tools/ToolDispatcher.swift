@@ -49,7 +49,11 @@ public final class ToolDispatcher: @unchecked Sendable {
         do { schema = try JSONSchema(d.inputSchema) } catch {
             throw AgentRTError(.internal, "tool \(d.qualifiedName) has an unusable input schema: \(error)")
         }
-        let breaker = CircuitBreaker(key: "tool:\(d.qualifiedName)", config: runtime.configuration.breaker, clock: runtime.clock)
+        // Tool-wide breaker: opens only on failures from several users (like an agent's); each
+        // user also has their own breaker per tool, which trips on that user's failures alone.
+        var wide = runtime.configuration.breaker
+        wide.minimumDistinctUsers = max(1, runtime.configuration.agentBreakerMinimumUsers)
+        let breaker = CircuitBreaker(key: "tool:\(d.qualifiedName)", config: wide, clock: runtime.clock)
         try lock.withLock { () throws(AgentRTError) in
             if tools[d.qualifiedName] != nil { throw AgentRTError(.internal, "a tool named \(d.qualifiedName) is already registered") }
             tools[d.qualifiedName] = ToolEntry(descriptor: d, implementation: implementation, schema: schema, breaker: breaker)
@@ -62,8 +66,12 @@ public final class ToolDispatcher: @unchecked Sendable {
         lock.withLock { tools.values.map(\.descriptor) }.sorted { $0.qualifiedName < $1.qualifiedName }
     }
 
-    /// The breaker of a tool (for operators and tests).
-    public func breaker(for qualifiedName: String) -> CircuitBreaker? { lock.withLock { tools[qualifiedName]?.breaker } }
+    /// The tool-wide breaker of a tool, or with `user` that user's own (for operators and tests).
+    public func breaker(for qualifiedName: String, user: String? = nil) -> CircuitBreaker? {
+        guard let wide = lock.withLock({ tools[qualifiedName]?.breaker }) else { return nil }
+        guard let user else { return wide }
+        return runtime.users.state(for: user).breaker(for: "tool:" + qualifiedName, config: runtime.configuration.breaker, clock: runtime.clock)
+    }
 
     /// `plugin.tool`, or `tool` of the caller's own plugin (resolved once, then cached).
     func resolve(_ name: String, caller: AgentCall) -> ToolEntry? {
@@ -111,17 +119,31 @@ public final class ToolDispatcher: @unchecked Sendable {
                 return (.badArguments, nil)
             }
         }
+        let userID = caller.context.userID
+        let user = caller.root.userState ?? runtime.users.state(for: userID)
+        let own = user.breaker(for: "tool:" + tool, config: runtime.configuration.breaker, clock: runtime.clock)
         let (permit, retryAt, transitions) = entry.breaker.acquire()
-        runtime.publish(transitions, userID: caller.context.userID)
+        runtime.publish(transitions, userID: userID)
         guard let permit else {
-            var e = AgentRTError(.circuitOpen, "the circuit breaker of tool \(tool) is \(entry.breaker.currentState.rawValue)")
+            var e = AgentRTError(.circuitOpen, "the tool-wide circuit breaker of \(tool) is \(entry.breaker.currentState.rawValue)")
             if let retryAt, retryAt != .max { e.retryAtMillis = runtime.wallMillis(fromMonotonic: retryAt) }
+            announceFailure(caller, callID, tool, argumentsJSON, e, started)
+            return (.circuitOpen, nil)
+        }
+        let (ownPermit, ownRetryAt, ownTransitions) = own.acquire()
+        runtime.publish(ownTransitions, userID: userID)
+        guard let ownPermit else {
+            _ = entry.breaker.record(permit, outcome: .ignored, duration: .zero)
+            var e = AgentRTError(.circuitOpen, "user \(userID)'s circuit breaker for tool \(tool) is \(own.currentState.rawValue)")
+            if let ownRetryAt, ownRetryAt != .max { e.retryAtMillis = runtime.wallMillis(fromMonotonic: ownRetryAt) }
             announceFailure(caller, callID, tool, argumentsJSON, e, started)
             return (.circuitOpen, nil)
         }
         let timeout = entry.timeout ?? runtime.configuration.toolTimeout
         let ctx: UserExecutionContext
         do { ctx = try caller.context.child(trustedRunID: callID, timeout: timeout, now: started) } catch {
+            _ = entry.breaker.record(permit, outcome: .ignored, duration: .zero)
+            _ = own.record(ownPermit, outcome: .ignored, duration: .zero)
             announceFailure(caller, callID, tool, argumentsJSON, error, started)
             return (error.code.status, nil)
         }
@@ -129,14 +151,19 @@ public final class ToolDispatcher: @unchecked Sendable {
                              parent: caller, stream: caller.stream, input: argumentsJSON, heartbeatTimeout: .zero,
                              grace: runtime.configuration.grace)
         let timeoutMs = Int64((ctx.remainingNanos(now: started) ?? 0) / 1_000_000)
-        let opened = caller.lock.withLock { () -> Bool in
-            if !caller.state.isLive { return false }
-            caller.openTools.append((callID, tool))
+        // Tool events of a whole run tree are ordered under its root's lock, so none can follow
+        // the root's terminal event, and the terminal closes every open pair, nested ones too.
+        let root = caller.root
+        let opened = root.lock.withLock { () -> Bool in
+            if !root.state.isLive { return false }
+            root.openTools.append((callID, tool, caller))
             caller.publishLocked(.toolExecuting, .toolExecuting(id: callID, tool: tool, arguments: argumentsJSON,
                                                                 timeoutMs: timeoutMs))
             return true
         }
         guard opened else {
+            _ = entry.breaker.record(permit, outcome: .ignored, duration: .zero)
+            _ = own.record(ownPermit, outcome: .ignored, duration: .zero)
             runtime.counters.lateToolCalls.add(1, ordering: .relaxed)
             ctx.end()
             return (.staleHandle, nil)
@@ -174,11 +201,14 @@ public final class ToolDispatcher: @unchecked Sendable {
             status = e.code.status; result = nil; error = e
         }
         entry.stats.record(error.map { .failure($0) } ?? .success(""), duration: .nanoseconds(Int64(elapsed)))
-        runtime.publish(entry.breaker.record(permit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed))),
+        let who = UInt64(bitPattern: Int64(ExactID(userID).hashValue))
+        runtime.publish(own.record(ownPermit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who),
+                        userID: userID)
+        runtime.publish(entry.breaker.record(permit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who),
                         userID: caller.context.userID)
-        caller.lock.withLock {
-            guard let i = caller.openTools.firstIndex(where: { $0.id == callID }) else { return }  // closed by terminal
-            caller.openTools.remove(at: i)
+        root.lock.withLock {
+            guard let i = root.openTools.firstIndex(where: { $0.id == callID }) else { return }  // closed by terminal
+            root.openTools.remove(at: i)
             caller.publishLocked(.toolCompleted, .toolCompleted(
                 id: callID, tool: tool, isError: result?.isError ?? true, content: result?.content, error: error,
                 durationMs: Int64(elapsed / 1_000_000)))
@@ -196,8 +226,9 @@ public final class ToolDispatcher: @unchecked Sendable {
 
     private func announceFailure(_ caller: AgentCall, _ id: String, _ tool: String, _ args: String, _ e: AgentRTError,
                                  _ started: UInt64) {
-        caller.lock.withLock {
-            if !caller.state.isLive { return }
+        let root = caller.root
+        root.lock.withLock {
+            if !root.state.isLive { return }
             caller.publishLocked(.toolExecuting, .toolExecuting(id: id, tool: tool,
                                                                 arguments: JSONValue.isValid(args) ? args : "null", timeoutMs: 0))
             caller.publishLocked(.toolCompleted, .toolCompleted(
