@@ -30,9 +30,15 @@ public func agentrt_runtime_new(_ config: UnsafePointer<agentrt_config>?, _ out:
     out.pointee = nil
     var c = Runtime.Configuration()
     if let config {
+        // Members are only ever appended: a struct from an older header is read up to its size
+        // (the rest keep their defaults); anything smaller than the first release's is misuse.
         let size = Int(config.pointee.struct_size)
-        guard size >= MemoryLayout<agentrt_config>.size else { return HostStatus.invalidArgument.rawValue }
-        let v = config.pointee
+        let firstRelease = MemoryLayout<agentrt_config>.offset(of: \agentrt_config.log_level)!
+        guard size >= firstRelease else { return HostStatus.invalidArgument.rawValue }
+        var v = agentrt_config()
+        withUnsafeMutableBytes(of: &v) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: config, count: min(size, MemoryLayout<agentrt_config>.size)))
+        }
         func ms(_ x: UInt32) -> Duration { .milliseconds(Int64(x)) }
         if v.per_user_limit > 0 { c.perUserLimit = Int(v.per_user_limit) }
         if v.global_limit > 0 { c.globalLimit = Int(v.global_limit) }
@@ -50,9 +56,54 @@ public func agentrt_runtime_new(_ config: UnsafePointer<agentrt_config>?, _ out:
         if v.quarantine_threshold > 0 { c.quarantineThreshold = Int(v.quarantine_threshold) }
         if v.replay_capacity > 0 { c.replayCapacity = Int(v.replay_capacity) }
         if v.tool_timeout_ms > 0 { c.toolTimeout = ms(v.tool_timeout_ms) }
+        if v.log_level > 0 {
+            guard v.log_level <= 6 else { return HostStatus.invalidArgument.rawValue }
+            c.logLevel = Int32(v.log_level) - 1
+        }
     }
-    out.pointee = RuntimeHandles.register(EmbeddedRuntime(runtime: Runtime(configuration: c)))
+    let runtime = Runtime(configuration: c)
+    // The library writes nothing to the host's stderr unless asked (agentrt_set_log_callback).
+    runtime.logSink.withLock { $0 = { _, _ in } }
+    NativeHost.processLogSink.withLock { sink in if sink == nil { sink = { _, _ in } } }
+    out.pointee = RuntimeHandles.register(EmbeddedRuntime(runtime: runtime))
     return HostStatus.ok.rawValue
+}
+
+/// Carries a C log callback into Swift closures.
+private struct CLogSink: @unchecked Sendable {
+    let callback: agentrt_log_callback
+    let userData: UnsafeMutableRawPointer?
+    let minLevel: Int32
+    func callAsFunction(_ level: Int32, _ line: String) {
+        guard level >= minLevel else { return }
+        var l = line
+        l.withUTF8 { b in
+            b.withMemoryRebound(to: CChar.self) { c in
+                // NUL-terminated copy: the sanitised line has no NUL inside (controls are escaped).
+                let buf = UnsafeMutablePointer<CChar>.allocate(capacity: c.count + 1)
+                defer { buf.deallocate() }
+                if let base = c.baseAddress { buf.update(from: base, count: c.count) }
+                buf[c.count] = 0
+                callback(userData, level, buf, c.count)
+            }
+        }
+    }
+}
+
+@_cdecl("agentrt_set_log_callback")
+public func agentrt_set_log_callback(_ rt: OpaquePointer?, _ minLevel: Int32, _ callback: agentrt_log_callback?,
+                                     _ userData: UnsafeMutableRawPointer?) -> Int32 {
+    withRuntime(rt) { e in
+        guard (0...5).contains(minLevel) else { return .invalidArgument }
+        guard let callback else {
+            e.runtime.logSink.withLock { $0 = { _, _ in } }
+            return .ok
+        }
+        let sink = CLogSink(callback: callback, userData: userData, minLevel: minLevel)
+        e.runtime.logSink.withLock { $0 = { level, line in sink(level, line) } }
+        NativeHost.processLogSink.withLock { $0 = { level, line in sink(level, line) } }
+        return .ok
+    }
 }
 
 @_cdecl("agentrt_runtime_free")

@@ -17,18 +17,29 @@ final class EmbeddedRuntime: @unchecked Sendable {
     init(runtime: Runtime) { self.runtime = runtime }
 }
 
-/// Runtime handles given to C: tokens checked on every use, never pointers. A token carries a
-/// tag in its low bits (forged values are `invalid`); freed tokens are remembered as `stale`.
+/// Runtime handles given to C: random 64-bit tokens (from the system's CSPRNG, different in
+/// every process), checked on every use, never pointers — a plugin cannot find a live runtime
+/// by scanning small integers. Freed tokens are remembered (the most recent 65,536) so using one
+/// is `stale`; anything else is `invalid`.
 enum RuntimeHandles {
-    private static let tag: UInt64 = 0xA6E7
-    private static let table = Locked<(next: UInt64, live: [UInt64: EmbeddedRuntime])>((1, [:]))
+    private struct Table {
+        var live: [UInt64: EmbeddedRuntime] = [:]
+        var freed: Set<UInt64> = []
+        var freedOrder: [UInt64] = []
+    }
+    private static let table = Locked(Table())
+    private static let freedMemory = 65_536
 
     static func register(_ rt: EmbeddedRuntime) -> OpaquePointer {
+        var g = SystemRandomNumberGenerator()
         let token = table.withLock { t -> UInt64 in
-            let token = t.next << 16 | tag
-            t.next += 1
-            t.live[token] = rt
-            return token
+            while true {
+                let candidate = g.next() | 1   // never 0 (NULL)
+                if t.live[candidate] == nil && !t.freed.contains(candidate) {
+                    t.live[candidate] = rt
+                    return candidate
+                }
+            }
         }
         return OpaquePointer(bitPattern: UInt(token))!
     }
@@ -38,17 +49,24 @@ enum RuntimeHandles {
     static func lookup(_ p: OpaquePointer?) -> Lookup {
         guard let p else { return .invalid }
         let token = UInt64(UInt(bitPattern: p))
-        guard token & 0xFFFF == tag else { return .invalid }
         return table.withLock { t in
             if let rt = t.live[token] { return .live(rt) }
-            return (token >> 16) < t.next ? .stale : .invalid
+            return t.freed.contains(token) ? .stale : .invalid
         }
     }
 
     static func remove(_ p: OpaquePointer?) -> EmbeddedRuntime? {
         guard let p else { return nil }
         let token = UInt64(UInt(bitPattern: p))
-        return table.withLock { $0.live.removeValue(forKey: token) }
+        return table.withLock { t in
+            guard let rt = t.live.removeValue(forKey: token) else { return nil }
+            t.freed.insert(token)
+            t.freedOrder.append(token)
+            if t.freedOrder.count > freedMemory {
+                t.freed.remove(t.freedOrder.removeFirst())
+            }
+            return rt
+        }
     }
 }
 

@@ -247,11 +247,12 @@ public final class Runtime: @unchecked Sendable {
 
     // MARK: logging
 
+    /// Writes one sanitised log line to `logSink`, or to stderr when no sink is set.
     func log(level: Int32, _ line: String) {
         guard level >= configuration.logLevel else { return }
-        if let sink = logSink.withLock({ $0 }) { sink(level, line); return }
-        let names = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
-        let text = "agentrt \(names[Int(min(max(level, 0), 4))]): \(line)\n"
+        let clean = LogLine.sanitize(line)
+        if let sink = logSink.withLock({ $0 }) { sink(level, clean); return }
+        let text = "agentrt \(LogLine.names[Int(min(max(level, 0), 4))].uppercased()): \(clean)\n"
         var t = text
         t.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }

@@ -49,6 +49,9 @@ typedef struct agentrt_config {
     uint32_t quarantine_threshold;     /* abandoned calls of an agent (all users) before refusal [32] */
     uint32_t replay_capacity;          /* events kept per user for resume [1024]                  */
     uint32_t tool_timeout_ms;          /* default tool timeout [30000]                            */
+    /* Appended in 0.2 (a host built against 0.1's smaller struct still works: members past its
+     * struct_size take their defaults). */
+    uint32_t log_level;                /* lowest level logged + 1: 1 trace … 5 error, 6 off [0: warn] */
 } agentrt_config;
 
 /* Options of one run. Zero/NULL members mean the defaults. */
@@ -121,6 +124,19 @@ agentrt_status agentrt_subscribe(agentrt_runtime *rt, const char *user_id, int64
 /* Stops a subscription; when it returns, its callback is not running and will not run again
  * (unless called from inside that callback, where it returns at once). */
 agentrt_status agentrt_unsubscribe(agentrt_runtime *rt, uint64_t subscription);
+
+/* A log line: the runtime's own warnings and plugins' host->log lines, one line each with
+ * every control character escaped (\n, \u{1B} ...), NUL-terminated, `length` bytes, borrowed for
+ * the duration of the callback. Called on the thread that logged (any runtime thread); must
+ * not block for long. `level`: 0 trace, 1 debug, 2 info, 3 warn, 4 error. */
+typedef void (*agentrt_log_callback)(void *user_data, int32_t level, const char *line, size_t length);
+
+/* Routes log lines at `min_level` (0-4; 5 = none) and above to `callback`; NULL silences them.
+ * By default the library writes NOTHING to the host's stderr: a host that wants logs asks here.
+ * Plugin log lines written without a call (during on_init) go to the most recently set callback
+ * of any runtime in the process. Lines below the runtime's own level (WARN) are not produced. */
+agentrt_status agentrt_set_log_callback(agentrt_runtime *rt, int32_t min_level, agentrt_log_callback callback,
+                                        void *user_data);
 
 /* The host table, for host tools that want the call's identity, events or result services
  * (the same table plugins receive). Static storage. */

@@ -147,10 +147,7 @@ private func hostLog(_ h: OpaquePointer?, _ level: Int32, _ message: agentrt_str
     let m = String(decoding: b, as: UTF8.self)
     if h == nil {
         guard (0...4).contains(level) else { return HostStatus.invalidArgument.rawValue }
-        if level >= 3 {
-            var line = "agentrt plugin: \(m)\n"
-            line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-        }
+        NativeHost.logWithoutCall(level: level, LogLine.sanitize(m))
         return HostStatus.ok.rawValue
     }
     return withCall(h) { $0.log(level: level, m) }

@@ -1,5 +1,8 @@
 public import AgentRTCore
 public import CAgentRT
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a C agent: issues a call handle, calls the run function on the worker thread, retires
 /// the handle when the function returns (also when the call was abandoned long before).
@@ -141,6 +144,19 @@ enum PluginUses {
 /// The process's host table, for embedding hosts whose tools use the same services as plugins.
 public enum NativeHost {
     public static var hostTable: UnsafePointer<agentrt_host> { HostTable.pointer }
+
+    /// Where plugin log lines without a call (from `on_init`, `on_shutdown`) go: stderr at
+    /// WARN and above by default (the CLI); an embedding host replaces it (the C API silences it
+    /// unless the host sets a log callback).
+    public static let processLogSink = Locked<(@Sendable (Int32, String) -> Void)?>(nil)
+    public static let processLogLevel = Locked<Int32>(3)
+
+    static func logWithoutCall(level: Int32, _ line: String) {
+        if let sink = processLogSink.withLock({ $0 }) { sink(level, line); return }
+        guard level >= processLogLevel.withLock({ $0 }) else { return }
+        var text = "agentrt plugin: \(line)\n"
+        text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
 }
 
 extension Runtime {
