@@ -61,6 +61,7 @@ final class BurstBarrier: @unchecked Sendable {
     private let size: Int
     private var arrived = 0
     private var timedOut = false
+    private var arrivedBeforeTimeOut = 0
 
     init(size: Int) { self.size = size }
 
@@ -74,14 +75,19 @@ final class BurstBarrier: @unchecked Sendable {
         while arrived < size && !timedOut {
             if !cond.wait(lock, untilNanos: deadline) && MonotonicTime.nanos() >= deadline {
                 timedOut = true
+                arrivedBeforeTimeOut = arrived
                 cond.broadcast()
             }
         }
     }
 
-    /// nil while the burst is in progress; true when every item started, false after a time-out.
+    /// Items that had started when the burst gave up.
+    var startedBeforeTimeOut: Int { lock.withLock { arrivedBeforeTimeOut } }
+
+    /// nil while the burst is in progress; true when every item started, false after a time-out
+    /// (even if the missing items started later, once the waiting ones had freed their workers).
     var outcome: Bool? {
-        lock.withLock { arrived == size ? true : (timedOut ? false : nil) }
+        lock.withLock { timedOut ? false : (arrived == size ? true : nil) }
     }
 }
 
