@@ -11,8 +11,10 @@ public protocol WorkItem: AnyObject, Sendable {
     /// on a thread other than the dead one or at least after it can no longer run the item; the item
     /// must release what it holds. Default: nothing.
     ///
-    /// The item object itself may stay allocated: the Swift frames the dead thread unwound never
-    /// release their references, so anything the item references stays alive until it drops it here.
+    /// The unwinding released nothing and ran no `defer`: locks the dead thread held stay locked
+    /// (do not block on them here), and the item object itself stays allocated (the unwound
+    /// frames' references are never released), so anything it references stays alive until it
+    /// drops it here.
     func workerThreadExited()
 }
 
