@@ -5,27 +5,48 @@ import Glibc
 /// A dedicated OS thread (never a Swift cooperative-pool thread) running one closure.
 public final class NativeThread: @unchecked Sendable {
     private var tid = pthread_t()
-    // The body is NOT stored here, only in the box handed to the thread (released when it
-    // returns): owners keep their thread and the body captures the owner, so storing it would
-    // be a cycle that is never broken (it leaked every subscription, stream and watchdog).
     private let joinLock = Lock()
     private var joined = false
 
-    private final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+    private final class Start {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
 
-    /// Starts the thread at once.
-    public init(name: String, stackSize: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) {
+    /// Starts the thread at once; traps if the system refuses a thread.
+    public convenience init(name: String, stackSize: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) {
+        let (tid, rc) = Self.launch(name: name, stackSize: stackSize, body)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        self.init(tid: tid)
+    }
+
+    private init(tid: pthread_t) { self.tid = tid }
+
+    /// Starts a thread, or returns nil when the system refuses one (thread or memory limits),
+    /// for callers that can carry on without it.
+    public static func start(name: String, stackSize: Int = 1 << 20,
+                             _ body: @escaping @Sendable () -> Void) -> NativeThread? {
+        let (tid, rc) = launch(name: name, stackSize: stackSize, body)
+        return rc == 0 ? NativeThread(tid: tid) : nil
+    }
+
+    /// `name` is not applied (Glibc's pthread_setname_np is not visible to Swift); it documents
+    /// the thread at the call site.
+    private static func launch(name: String, stackSize: Int, _ body: @escaping @Sendable () -> Void)
+        -> (pthread_t, Int32) {
+        var tid = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         pthread_attr_setstacksize(&attr, stackSize)
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let start = Unmanaged.passRetained(Start(body)).toOpaque()
         let rc = pthread_create(&tid, &attr, { arg in
-            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-            b.body()
+            let s = Unmanaged<Start>.fromOpaque(arg!).takeRetainedValue()
+            s.body()
             return nil
-        }, box)
+        }, start)
         pthread_attr_destroy(&attr)
-        precondition(rc == 0, "pthread_create failed: \(rc)")
+        if rc != 0 { Unmanaged<Start>.fromOpaque(start).release() }
+        return (tid, rc)
     }
 
     /// Whether the caller is this thread.
