@@ -46,6 +46,10 @@ public final class Runtime: @unchecked Sendable {
         /// Abandoned-but-running calls an agent may have before new calls are refused.
         public var quarantineThreshold = 8
         public var replayCapacity = 1024
+        /// Bytes of events kept per user for resume (each event counts `Event.replayBytes`: its
+        /// strings and data plus a fixed overhead). The oldest are evicted until both this and
+        /// `replayCapacity` hold; the newest event is always kept. Default 1 MiB per user.
+        public var replayBytes = EventBus.defaultReplayBytes
         public var maxResultBytes = 16 << 20
         public var maxEventBytes = 1 << 20
         public var maxToolDepth = 8
@@ -84,7 +88,7 @@ public final class Runtime: @unchecked Sendable {
     public init(configuration: Configuration = Configuration(), clock: any RuntimeClock = SystemClock()) {
         self.configuration = configuration
         self.clock = clock
-        self.events = EventBus(replayCapacity: configuration.replayCapacity)
+        self.events = EventBus(replayCapacity: configuration.replayCapacity, replayBytes: configuration.replayBytes)
         self.users = UserRegistry(perUserLimit: configuration.perUserLimit, events: events)
         self.global = FairSemaphore(limit: configuration.globalLimit)
         self.pool = WorkerPool(initialThreads: configuration.initialWorkers, maxThreads: configuration.maxWorkers,
