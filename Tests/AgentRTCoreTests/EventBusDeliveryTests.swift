@@ -43,12 +43,15 @@ struct EventBusDeliveryTests {
         let example = wrong.first.map { "#\($0): \(logs[$0].all)" } ?? ""
         #expect(wrong.isEmpty, "\(wrong.count) subscriptions got wrong events, e.g. \(example)")
         sample()
+        // The delivery pool's own threads, by name: the exact bound.
         #expect(peakDelivery.load() <= DeliveryPool.hardThreadCap)
         #expect(DeliveryPool.shared.threadCount <= DeliveryPool.hardThreadCap)
-        // Other suites running in parallel start threads of their own; the slack covers them
-        // (a thread per subscription would add 10,000).
-        #expect(peakTotal.load() <= baseThreads + DeliveryPool.hardThreadCap + 64,
-                "threads: \(baseThreads) before, \(peakTotal.load()) at the peak")
+        // All of /proc/self/task: run alone this stays within base + 16, but suites running in
+        // parallel start and end hundreds of threads of their own meanwhile, so the bound here
+        // only rules out a thread per subscription (which would add 10,000).
+        #expect(peakTotal.load() < baseThreads + 2_000, "threads: \(baseThreads) before, \(peakTotal.load()) at the peak")
+        print("10,000 subscriptions: \(peakDelivery.load()) delivery threads at the peak; "
+              + "process threads \(baseThreads) before, \(peakTotal.load()) at the peak")
         for s in subs { s.cancel() }
         #expect(bus.stream(for: "user-0").subscriberCount == 0)
     }
