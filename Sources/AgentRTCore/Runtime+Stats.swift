@@ -50,7 +50,11 @@ extension Runtime {
         }
         return .object(JSONObject([
             ("active_users", .int(Int64(usersArr.count))), ("users", .array(usersArr)),
-            ("isolated", .bool(shared.isEmpty)), ("violations", .array(shared)),
+            // Measured, not asserted: every event is checked against its stream's user at
+            // append, every in-flight table against its calls' users here (process-wide counts).
+            ("events_checked", .int(Int64(IsolationCounters.eventsChecked.load(ordering: .relaxed)))),
+            ("cross_user_events_refused", .int(Int64(IsolationCounters.crossUserEventsRefused.load(ordering: .relaxed)))),
+            ("violations", .array(shared)),
         ]))
     }
 }

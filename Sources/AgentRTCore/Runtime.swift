@@ -62,6 +62,10 @@ public final class Runtime: @unchecked Sendable {
         /// is refused (`quarantined`).
         public var quarantineThreshold = 32
         public var replayCapacity = 1024
+        /// Bytes of events kept per user for resume (each event counts `Event.replayBytes`: its
+        /// strings and data plus a fixed overhead). The oldest are evicted until both this and
+        /// `replayCapacity` hold; the newest event is always kept. Default 1 MiB per user.
+        public var replayBytes = EventBus.defaultReplayBytes
         public var maxResultBytes = 16 << 20
         public var maxEventBytes = 1 << 20
         public var maxToolDepth = 8
@@ -104,7 +108,7 @@ public final class Runtime: @unchecked Sendable {
     public init(configuration: Configuration = Configuration(), clock: any RuntimeClock = SystemClock()) {
         self.configuration = configuration
         self.clock = clock
-        self.events = EventBus(replayCapacity: configuration.replayCapacity)
+        self.events = EventBus(replayCapacity: configuration.replayCapacity, replayBytes: configuration.replayBytes)
         self.watchdog = Watchdog(clock: clock)
         self.users = UserRegistry(perUserLimit: configuration.perUserLimit, events: events, clock: clock, timers: watchdog)
         self.global = FairSemaphore(limit: configuration.globalLimit, clock: clock, timers: watchdog)

@@ -179,7 +179,11 @@ struct RunCommand: AsyncParsableCommand {
         print("\(users) users × \(`repeat`) calls = \(calls) calls in \(String(format3(seconds))) s (\(Int(Double(calls) / seconds)) calls/s)")
         for (k, v) in outcomes.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         let report = runtime.isolationReport()
-        print("isolation: \(report["isolated"]?.boolValue == true ? "no run, event or session shared between users" : "VIOLATIONS \(report["violations"]!.serialized())")")
+        let refused = report["cross_user_events_refused"]?.int64Value ?? 0
+        let violations = report["violations"]?.arrayValue ?? []
+        print("isolation: \(report["events_checked"]?.int64Value ?? 0) events checked against their stream's user, "
+              + "\(refused) naming another user refused, \(violations.count) runs in another user's table"
+              + (violations.isEmpty ? "" : " \(JSONValue.array(violations).serialized())"))
         if stats { print(runtime.statsJSON().prettyPrinted()) }
     }
 }

@@ -108,16 +108,22 @@ struct EventBusTests {
         #expect(bus.stream(for: "alice").subscriberCount == 0)
     }
 
-    @Test("a callback subscription delivers in order on its own thread", .timeLimit(.minutes(1)))
+    @Test("a callback subscription delivers in order on a delivery thread, one call at a time",
+          .timeLimit(.minutes(1)))
     func callbackSubscription() async throws {
         let bus = EventBus(replayCapacity: 4096)
         let seqs = Recorder<UInt64>()
         let threads = Recorder<pthread_t>()
+        let names = Recorder<String>()
+        let probe = ConcurrencyProbe()
         let emitterThread = Box<pthread_t>()
         let sub = bus.subscribe(userID: "alice") { e in
+            probe.enter()
             seqs.append(e.seq)
             threads.append(pthread_self())
+            if e.seq % 100 == 1 { names.append(EventTestKit.currentThreadName()) }
             if e.seq % 100 == 0 { CoreTestKit.sleep(ms: 1) }  // a slow subscriber delays only itself
+            probe.leave()
         }
         await CoreTestKit.onThreads(1) { _ in
             emitterThread.value = pthread_self()
@@ -125,9 +131,10 @@ struct EventBusTests {
         }
         #expect(await CoreTestKit.eventually(.seconds(5)) { seqs.count == 1000 })
         #expect(seqs.all == Array(1...1000))
-        let delivery = Set(threads.all.map { UInt(bitPattern: Int(bitPattern: $0)) })
-        #expect(delivery.count == 1)
-        #expect(pthread_equal(threads.all[0], try #require(emitterThread.value)) == 0)
+        #expect(probe.maxSeen == 1, "the callback ran concurrently with itself")
+        let emitter = try #require(emitterThread.value)
+        #expect(threads.all.allSatisfy { pthread_equal($0, emitter) == 0 }, "a callback ran on the emitter")
+        #expect(!names.all.isEmpty && names.all.allSatisfy { $0 == "agentrt-events" }, "\(Set(names.all))")
         sub.cancel()
         publish(bus, user: "alice", count: 5, from: 1001)
         try await Task.sleep(for: .milliseconds(20))
@@ -184,20 +191,35 @@ struct EventBusTests {
     func slowSubscriberDoesNotBlock() async throws {
         let bus = EventBus(replayCapacity: 32)
         let gate = TestGate()
-        let delivered = Shared<Int>(0)
-        let sub = bus.subscribe(userID: "alice") { _ in
+        let got = Recorder<Event>()
+        let sub = bus.subscribe(userID: "alice") { e in
+            got.append(e)
             gate.wait(max: .seconds(10))
-            delivered.add(1, ordering: .relaxed)
         }
-        let published = Shared<Int>(0)
-        // The callback is stuck on the first event; the emitter still publishes everything.
-        await CoreTestKit.onThreads(1) { _ in
-            publish(bus, user: "alice", count: 500)
-            published.store(500, ordering: .releasing)
-        }
-        #expect(published.load(ordering: .acquiring) == 500)
-        #expect(delivered.load(ordering: .relaxed) <= 1)
+        // The callback is stuck on the first event; the emitter still appends everything.
+        await CoreTestKit.onThreads(1) { _ in publish(bus, user: "alice", count: 500) }
+        #expect(bus.stream(for: "alice").nextSequence == 501)
+        #expect(got.count <= 1)
         gate.release()
+        // The subscriber then reads on from the replay buffer: what it had read before blocking,
+        // a stream_gap for each range the buffer no longer held when it looked, and the retained
+        // tail. Every seq is accounted for exactly once, in order.
+        #expect(await CoreTestKit.eventually(.seconds(10)) { got.all.last?.seq == 500 })
+        var expected: UInt64 = 1
+        var gaps = 0
+        for e in got.all {
+            if e.kind == .streamGap {
+                gaps += 1
+                #expect(CoreTestKit.data(e)["from_seq"]?.int64Value == Int64(expected))
+                expected = UInt64(CoreTestKit.data(e)["to_seq"]?.int64Value ?? 0) + 1
+            } else {
+                #expect(e.seq == expected, "event \(e.seq) where \(expected) was due")
+                expected = e.seq + 1
+            }
+        }
+        #expect(expected == 501)
+        #expect(gaps >= 1, "500 events fit a buffer of 32 only by skipping some")
+        #expect(got.all.suffix(32).map(\.seq) == Array(469...500), "the retained tail is delivered")
         sub.cancel()
     }
 

@@ -50,7 +50,7 @@ struct IsolationTests {
         }
         #expect(await CoreTestKit.eventually(.seconds(30)) { results.count == 3000 })
         let mid = try #require(midReport)
-        #expect(mid["isolated"] == true)
+        #expect(mid["cross_user_events_refused"] == 0)
         #expect(mid["violations"] == [])
 
         for (u, r) in results.all {
@@ -75,7 +75,7 @@ struct IsolationTests {
         #expect(total == 12_000)
         #expect(impl.opens.load(ordering: .relaxed) == 2000)
         let report = rt.isolationReport()
-        #expect(report["isolated"] == true)
+        #expect(report["cross_user_events_refused"] == 0)
         #expect(report["active_users"]?.int64Value == 1000)
         #expect(report["users"]?.arrayValue?.allSatisfy { $0["in_flight_runs"] == [] } == true)
         #expect(report["users"]?.arrayValue?.allSatisfy { $0["sessions"] == ["s-0", "s-1"] } == true)

@@ -19,7 +19,9 @@ public struct Event: Sendable {
     }
 
     public let kind: Kind
-    /// Position in the user's stream: strictly increasing, no gaps.
+    /// Position in the user's stream: strictly increasing with no gaps while the stream lives.
+    /// A user's seq never restarts: after the user's stream was dropped (the user was removed),
+    /// the next stream starts above every seq the bus used before (see `EventBus`).
     public internal(set) var seq: UInt64
     /// Wall-clock milliseconds.
     public let timestampMillis: Int64
@@ -86,6 +88,19 @@ public struct Event: Sendable {
 
     /// The parsed `data` member.
     public var data: JSONValue { (try? JSONValue.parse(dataJSON)) ?? .null }
+
+    /// Bytes counted for every retained event on top of its strings: the stored `Event` value
+    /// (about 230 bytes inline) plus allocator and envelope overhead.
+    public static let replayOverheadBytes = 256
+
+    /// What this event costs the replay buffer (`Runtime.Configuration.replayBytes`): the
+    /// fixed overhead plus the UTF-8 length of its strings and of its `data` (estimated from the
+    /// stored parts, so the append path builds no JSON).
+    public var replayBytes: Int {
+        var n = Self.replayOverheadBytes + userID.utf8.count + sessionID.utf8.count + runID.utf8.count
+        n += plugin.utf8.count + agent.utf8.count + (parentRunID?.utf8.count ?? 0)
+        return n + payload.estimatedJSONBytes
+    }
 }
 
 /// The `data` of an event, by type. Stored as parts (strings already validated as JSON where
@@ -142,6 +157,26 @@ public enum EventData: Sendable {
             w.raw("value", value)
         }
         return w.finish()
+    }
+
+    /// About the length of `json` without building it: the exact length for `.json`, otherwise
+    /// the parts' UTF-8 lengths plus a fixed allowance for keys, numbers and punctuation
+    /// (escaping can make the real text longer).
+    public var estimatedJSONBytes: Int {
+        switch self {
+        case .json(let s): return s.utf8.count
+        case .started(let input, _, _): return input.utf8.count + 64
+        case .thinking(let text, let kind): return text.utf8.count + kind.utf8.count + 24
+        case .toolExecuting(let id, let tool, let arguments, _):
+            return id.utf8.count + tool.utf8.count + arguments.utf8.count + 72
+        case .toolCompleted(let id, let tool, _, let content, let error, _):
+            return id.utf8.count + tool.utf8.count + (content?.utf8.count ?? 0)
+                + (error.map { $0.message.utf8.count + 48 } ?? 0) + 80
+        case .completed(let result, _): return result.utf8.count + 40
+        case .failed(let error, _): return error.message.utf8.count + 80
+        case .cancelled(let reason, let by, _): return reason.utf8.count + by.utf8.count + 48
+        case .custom(let name, let value): return name.utf8.count + value.utf8.count + 20
+        }
     }
 
     static func errorObject(_ e: AgentRTError) -> String {

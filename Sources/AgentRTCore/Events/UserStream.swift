@@ -1,50 +1,63 @@
-/// One user's ordered event stream: assigns `seq` (strictly increasing, no gaps), keeps a bounded
-/// replay buffer, and wakes subscribers. Subscribers are cursors into the buffer, so appending
-/// never blocks on a slow subscriber: one that falls behind the buffer gets a `stream_gap`.
+import Synchronization
+/// One user's ordered event stream: assigns `seq` (strictly increasing, no gaps), keeps a replay
+/// buffer bounded by count and bytes, and wakes subscribers. Subscribers are cursors into the
+/// buffer, so appending never blocks on a slow subscriber: one that falls behind the buffer gets
+/// a `stream_gap`.
 public final class UserStream: @unchecked Sendable {
     public let userID: String
+    /// Most events retained for replay.
     let capacity: Int
+    /// Most bytes (`Event.replayBytes`) retained for replay; the newest event is always kept.
+    let maxBytes: Int
     private let lock = Lock()
     // Guarded by `lock`.
-    private var ring: [Event] = []
-    private var head = 0                // index of the oldest event once the ring is full
-    private var nextSeq: UInt64 = 1
-    // Weak: a subscription dropped without cancel() is released and pruned, never leaked.
+    private var ring: ReplayRing
+    private var nextSeq: UInt64
+    // Weak: a subscription dropped without cancel() is released (and unregisters in its deinit),
+    // never kept alive by the stream it watches.
     private var wakers: [ObjectIdentifier: WeakWaker] = [:]
 
-    init(userID: String, capacity: Int) {
+    /// A stream whose first event gets seq `firstSeq` (above every seq its user had before).
+    init(userID: String, capacity: Int, maxBytes: Int = EventBus.defaultReplayBytes, firstSeq: UInt64 = 1) {
         self.userID = userID
         self.capacity = max(1, capacity)
+        self.maxBytes = max(0, maxBytes)
+        nextSeq = max(1, firstSeq)
+        ring = ReplayRing(maxCount: self.capacity, maxBytes: self.maxBytes, firstSeq: nextSeq)
     }
 
     /// The seq the next event will get.
     public var nextSequence: UInt64 { lock.withLock { nextSeq } }
 
-    /// Appends `event`, assigning its seq. Wakes subscribers outside the lock.
+    /// The seq of the newest event (one below the first seq while the stream is empty).
+    var lastSequence: UInt64 { lock.withLock { nextSeq - 1 } }
+
+    /// Events and estimated bytes in the replay buffer now.
+    var retained: (count: Int, bytes: Int) { lock.withLock { (ring.count, ring.bytes) } }
+
+    /// Appends `event`, assigning its seq, and wakes every subscriber.
+    ///
+    /// Wakes run under the lock: a wake only flips a flag or queues the subscription on the
+    /// delivery pool (it never runs a callback or blocks), and waking in place spares the
+    /// per-event array of wakers that waking after unlocking would need.
     @discardableResult
     func append(_ event: Event) -> UInt64 {
-        var e = event
-        let (seq, toWake): (UInt64, [any StreamWaker]) = lock.withLock {
-            e.seq = nextSeq
-            nextSeq += 1
-            if ring.count < capacity {
-                ring.append(e)
-            } else {
-                ring[head] = e
-                head = (head + 1) % capacity
-            }
-            if wakers.isEmpty { return (e.seq, []) }
-            var live: [any StreamWaker] = []
-            live.reserveCapacity(wakers.count)
-            var dead: [ObjectIdentifier] = []
-            for (id, w) in wakers {
-                if let waker = w.waker { live.append(waker) } else { dead.append(id) }
-            }
-            for id in dead { wakers.removeValue(forKey: id) }
-            return (e.seq, live)
+        // The isolation check, measured on every event: an event naming another user (by exact
+        // bytes) never enters this stream; it is counted (the isolation report shows the count).
+        guard event.userID.sameBytes(userID) else {
+            IsolationCounters.crossUserEventsRefused.add(1, ordering: .relaxed)
+            return 0
         }
-        for w in toWake { w.wake() }
-        return seq
+        IsolationCounters.eventsChecked.add(1, ordering: .relaxed)
+        var e = event
+        let cost = e.replayBytes
+        lock.lock()
+        defer { lock.unlock() }
+        e.seq = nextSeq
+        nextSeq += 1
+        ring.append(e, bytes: cost)
+        for w in wakers.values { w.waker?.wake() }
+        return nextSeq - 1
     }
 
     /// What a subscriber at `cursor` (the next seq it wants) can read now.
@@ -54,25 +67,36 @@ public final class UserStream: @unchecked Sendable {
         case nothing
     }
 
+    /// Like `ReadResult`, for `read(from:max:into:)` (the events are in the caller's buffer).
+    enum BatchResult {
+        case events(next: UInt64)
+        case gap(from: UInt64, to: UInt64, next: UInt64)
+        case nothing
+    }
+
     func read(from cursor: UInt64, max: Int = 256) -> ReadResult {
-        lock.withLock {
-            guard cursor < nextSeq else { return .nothing }
-            let oldest = nextSeq - UInt64(ring.count)
-            if cursor < oldest { return .gap(from: cursor, to: oldest - 1, next: oldest) }
-            let n = min(Int(nextSeq - cursor), max)
-            var out: [Event] = []
-            out.reserveCapacity(n)
-            let startOffset = Int(cursor - oldest)
-            for i in 0..<n {
-                let idx = ring.count < capacity ? startOffset + i : (head + startOffset + i) % capacity
-                out.append(ring[idx])
-            }
-            return .events(out, next: cursor + UInt64(n))
+        var out = ContiguousArray<Event>()
+        switch read(from: cursor, max: max, into: &out) {
+        case .nothing: return .nothing
+        case .gap(let from, let to, let next): return .gap(from: from, to: to, next: next)
+        case .events(let next): return .events(Array(out), next: next)
         }
     }
 
-    func register(_ waker: any StreamWaker) -> UInt64 {
-        lock.withLock { wakers[ObjectIdentifier(waker)] = WeakWaker(waker: waker); return nextSeq }
+    /// Appends up to `max` events from `cursor` on to `out` (a buffer the caller reuses, so
+    /// delivery allocates nothing per batch), or reports the gap before the oldest retained.
+    func read(from cursor: UInt64, max: Int, into out: inout ContiguousArray<Event>) -> BatchResult {
+        lock.withLock {
+            guard cursor < nextSeq else { return .nothing }
+            let oldest = ring.count > 0 ? ring.oldestSeq : nextSeq
+            if cursor < oldest { return .gap(from: cursor, to: oldest - 1, next: oldest) }
+            let n = ring.copy(from: cursor, limit: max, into: &out)
+            return .events(next: cursor + UInt64(n))
+        }
+    }
+
+    func register(_ waker: any StreamWaker) {
+        lock.withLock { wakers[ObjectIdentifier(waker)] = WeakWaker(waker: waker) }
     }
 
     func unregister(_ waker: any StreamWaker) {
@@ -80,74 +104,29 @@ public final class UserStream: @unchecked Sendable {
     }
 
     /// Number of live subscribers.
-    public var subscriberCount: Int { lock.withLock { wakers.values.filter { $0.waker != nil }.count } }
+    public var subscriberCount: Int {
+        lock.withLock {
+            var n = 0
+            for w in wakers.values where w.waker != nil { n += 1 }
+            return n
+        }
+    }
 }
 
 struct WeakWaker {
     weak var waker: (any StreamWaker)?
 }
 
-/// Something that waits for a stream to grow.
+/// Something that waits for a stream to grow. `wake` is called with the stream's lock held: it
+/// must not block, call back into the stream, or run subscriber code.
 protocol StreamWaker: AnyObject, Sendable {
     func wake()
 }
 
-/// The process's per-user streams.
-public final class EventBus: @unchecked Sendable {
-    /// Events kept per user for resume; a subscriber further behind gets `stream_gap`.
-    public let replayCapacity: Int
-    private let shards: [Locked<[String: UserStream]>]
-
-    public init(replayCapacity: Int = 1024) {
-        self.replayCapacity = replayCapacity
-        shards = (0..<16).map { _ in Locked([:]) }
-    }
-
-    /// The stream of `userID`, created on first use.
-    public func stream(for userID: String) -> UserStream {
-        let shard = shards[Int(UInt(bitPattern: userID.hashValue) % UInt(shards.count))]
-        return shard.withLock { map in
-            if let s = map[userID] { return s }
-            let s = UserStream(userID: userID, capacity: replayCapacity)
-            map[userID] = s
-            return s
-        }
-    }
-
-    /// Publishes an event on its user's stream; returns its seq.
-    @discardableResult
-    public func publish(_ event: Event) -> UInt64 { stream(for: event.userID).append(event) }
-
-    /// Subscribes to `userID`'s events as an `AsyncSequence`, starting after `afterSeq` (replay
-    /// from the buffer) or, when nil, with the next event.
-    public func subscribe(userID: String, afterSeq: UInt64? = nil) -> EventSubscription {
-        EventSubscription(stream: stream(for: userID), after: afterSeq)
-    }
-
-    /// Subscribes with a callback invoked on a dedicated delivery thread, in seq order. The
-    /// callback never runs on the emitter's thread, so a slow callback delays only itself.
-    public func subscribe(userID: String, afterSeq: UInt64? = nil,
-                          _ deliver: @escaping @Sendable (Event) -> Void) -> CallbackSubscription {
-        CallbackSubscription(stream: stream(for: userID), after: afterSeq, deliver: deliver)
-    }
-
-    /// Drops `userID`'s stream if nobody subscribes to it (its user was removed). A later event
-    /// for the user starts a new stream.
-    @discardableResult
-    public func dropStream(for userID: String) -> Bool {
-        let shard = shards[Int(UInt(bitPattern: userID.hashValue) % UInt(shards.count))]
-        return shard.withLock { map in
-            guard let s = map[userID], s.subscriberCount == 0 else { return false }
-            map.removeValue(forKey: userID)
-            return true
-        }
-    }
-
-    /// Drops every stream (the runtime shut down).
-    public func dropAllStreams() {
-        for s in shards { s.withLock { $0.removeAll() } }
-    }
-
-    /// Number of users with a stream.
-    public var streamCount: Int { shards.reduce(0) { n, s in n + s.withLock { $0.count } } }
+/// Process-wide counts behind the isolation report.
+enum IsolationCounters {
+    /// Events checked at append (their user id equals the stream's, byte for byte).
+    static let eventsChecked = Atomic<UInt64>(0)
+    /// Events that named another user than the stream's and were refused.
+    static let crossUserEventsRefused = Atomic<UInt64>(0)
 }

@@ -24,6 +24,7 @@ final class BenchSuite: @unchecked Sendable {
         config.perUserLimit = 4
         config.globalLimit = 4096
         config.replayCapacity = 65_536
+        config.replayBytes = 64 << 20   // the emit rows' 20,000 events stay in the buffer (no stream_gap)
         runtime = Runtime(configuration: config)
         self.quick = quick
         self.rounds = rounds ?? (quick ? 3 : 15)
