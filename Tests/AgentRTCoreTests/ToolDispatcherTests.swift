@@ -186,14 +186,16 @@ struct ToolDispatcherTests {
         #expect(r.isSuccess)
         #expect(f.statuses.all == Array(repeating: .agentError, count: 10) + [.circuitOpen, .circuitOpen])
         #expect(failures.load(ordering: .relaxed) == 10)
-        #expect(f.rt.tools.breaker(for: "t.flaky")?.currentState == .open)
+        // One user's failures open that user's breaker for the tool, not the tool-wide one.
+        #expect(f.rt.tools.breaker(for: "t.flaky", user: "alice")?.currentState == .open)
+        #expect(f.rt.tools.breaker(for: "t.flaky")?.currentState == .closed)
         let events = f.events(r)
         #expect(checkPairs(events).count == 12)
         let last = try #require(checkPairs(events).last)
         #expect(CoreTestKit.data(last.completed)["error"]?["code"] == "circuit_open")
         let changes = CoreTestKit.events(f.rt, user: "alice").filter { $0.kind == .circuitStateChanged }
         #expect(changes.count == 1)
-        #expect(changes.first.flatMap { CoreTestKit.data($0)["key"] } == "tool:t.flaky")
+        #expect(changes.first.flatMap { CoreTestKit.data($0)["key"] } == "tool:t.flaky@alice")
         // Other tools are unaffected.
         _ = await f.call("t.add", "{\"a\":1,\"b\":2}")
         #expect(f.statuses.all.last == .ok)
