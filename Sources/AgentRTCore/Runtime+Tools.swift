@@ -27,7 +27,9 @@ extension Runtime {
         case .failure(let e):
             // The dispatcher's refusal (bad arguments, unknown tool, open breaker …) keeps its code.
             if e.code == .agentError, status != .ok {
-                let code = ErrorCode.allCases.first { $0.status == status } ?? .internal
+                // Malformed or oversized arguments are the caller's bad arguments.
+                let code: ErrorCode = status == .invalidJSON || status == .tooLarge || status == .invalidArgument
+                    ? .badArguments : (ErrorCode.allCases.first { $0.status == status } ?? .internal)
                 return .failure(AgentRTError(code, lastError ?? "tool call failed with status \(status.name)", runID: rr.runID))
             }
             return .failure(e)

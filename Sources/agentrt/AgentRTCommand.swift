@@ -29,15 +29,35 @@ struct DurationArgument: ExpressibleByArgument {
     init?(argument: String) {
         let s = argument.trimmingCharacters(in: " ")
         let units: [(String, Double)] = [("ms", 1e-3), ("us", 1e-6), ("s", 1), ("m", 60), ("h", 3600)]
+        // Finite, non-negative and at most 30 days ("inf", "nan" and huge values are refused
+        // as invalid values instead of trapping in the conversion).
+        func make(_ v: Double?, _ scale: Double) -> Duration? {
+            guard let v, v.isFinite, v >= 0 else { return nil }
+            let nanos = v * scale * 1e9
+            guard nanos <= 30 * 86_400 * 1e9 else { return nil }
+            return .nanoseconds(Int64(nanos))
+        }
         for (suffix, scale) in units where s.hasSuffix(suffix) {
-            guard let v = Double(s.dropLast(suffix.count)), v >= 0 else { return nil }
-            duration = .nanoseconds(Int64(v * scale * 1e9))
+            guard let d = make(Double(s.dropLast(suffix.count)), scale) else { return nil }
+            duration = d
             return
         }
-        guard let v = Double(s), v >= 0 else { return nil }
-        duration = .nanoseconds(Int64(v * 1e9))
+        guard let d = make(Double(s), 1) else { return nil }
+        duration = d
     }
     static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// `--log-level trace|debug|info|warn|error|off`.
+struct LogLevelArgument: ExpressibleByArgument {
+    let level: Int32
+    init(level: Int32) { self.level = level }
+    init?(argument: String) {
+        guard let l = LogLine.level(named: argument) else { return nil }
+        level = l
+    }
+    var defaultValueDescription: String { LogLine.names[Int(level)] }
+    static var allValueStrings: [String] { LogLine.names }
 }
 
 extension String {

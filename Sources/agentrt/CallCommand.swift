@@ -23,8 +23,15 @@ struct CallCommand: ParsableCommand {
     @Option(help: "Timeout of the call.")
     var timeout: DurationArgument?
 
+    @Option(help: "Lowest log level written to stderr: trace, debug, info, warn, error or off.")
+    var logLevel: LogLevelArgument = LogLevelArgument(level: 3)
+
     func run() throws {
-        let runtime = Runtime()
+        CLIOutput.claim()   // before any plugin code runs: fd 1 now goes to stderr
+        var config = Runtime.Configuration()
+        config.logLevel = logLevel.level
+        NativeHost.processLogLevel.withLock { $0 = logLevel.level }
+        let runtime = Runtime(configuration: config)
         // At exit every run ends, every open session closes and plugins get on_shutdown.
         defer { runtime.shutdown() }
         let p: NativePlugin
@@ -34,12 +41,14 @@ struct CallCommand: ParsableCommand {
         }
         let name = tool.contains(".") ? tool : "\(p.name).\(tool)"
         let sub = runtime.events.subscribe(userID: user)
+        RunGuard.begin("tool \(name)")
         let result = runtime.callTool(userID: user, name: name, argumentsJSON: args, timeout: timeout?.duration)
-        while let e = sub.poll() { print(e.json) }
+        RunGuard.end()
+        while let e = sub.poll() { out(e.json) }
         sub.cancel()
         switch result {
         case .success(let r):
-            print(r.content)
+            out(r.content)
             if r.isError {
                 printError("agentrt: tool \(name) failed: \(r.content)")
                 throw ExitCode(ErrorCode.agentError.exitStatus)

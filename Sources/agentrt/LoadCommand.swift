@@ -26,12 +26,13 @@ struct LoadCommand: ParsableCommand {
     }
 
     func run() throws {
+        CLIOutput.claim()   // before any plugin code runs: fd 1 now goes to stderr
         var loaded: [JSONValue] = []
         var errors: [JSONValue] = []
         for path in plugins {
             do {
                 let p = try PluginLoader.shared.load(path: path, config: config)
-                if json { loaded.append(Descriptions.json(p)) } else { print(Descriptions.text(p)) }
+                if json { loaded.append(Descriptions.json(p)) } else { out(Descriptions.text(p)) }
             } catch {
                 errors.append(.object(JSONObject([("path", .string(path)), ("code", .string(error.code.rawValue)),
                                                   ("message", .string(error.message))])))
@@ -39,7 +40,7 @@ struct LoadCommand: ParsableCommand {
             }
         }
         if json {
-            print(JSONValue.object(JSONObject([("plugins", .array(loaded)), ("errors", .array(errors))])).prettyPrinted())
+            out(JSONValue.object(JSONObject([("plugins", .array(loaded)), ("errors", .array(errors))])).prettyPrinted())
         }
         if !errors.isEmpty { throw ExitCode(CLIExit.loadFailed) }
     }

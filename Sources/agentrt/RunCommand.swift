@@ -56,17 +56,24 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the runtime's stats as JSON at the end.")
     var stats = false
 
+    @Option(help: "Lowest log level written to stderr: trace, debug, info, warn, error or off.")
+    var logLevel: LogLevelArgument = LogLevelArgument(level: 3)
+
     enum OutputFormat: String, ExpressibleByArgument { case jsonl, pretty }
 
     func validate() throws {
         if plugins.isEmpty { throw ValidationError("give the plugin that holds the agent") }
         if users < 1 { throw ValidationError("--users must be at least 1") }
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
+        _ = try readInput()   // a bad --input is a usage error of `run` (its own usage is shown)
     }
 
     func run() async throws {
+        CLIOutput.claim()   // before any plugin code runs: fd 1 now goes to stderr
         var config = Runtime.Configuration()
         config.perUserLimit = perUserLimit
+        config.logLevel = logLevel.level
+        NativeHost.processLogLevel.withLock { $0 = logLevel.level }
         if let grace { config.grace = grace.duration }
         let runtime = Runtime(configuration: config)
         // At exit every run ends, every open session closes and plugins get on_shutdown.
@@ -74,6 +81,8 @@ struct RunCommand: AsyncParsableCommand {
         var first: NativePlugin? = nil
         for path in plugins {
             do {
+                RunGuard.begin("loading \(path)")
+                defer { RunGuard.end() }
                 let p = try runtime.load(path: path)
                 if first == nil { first = p }
             } catch {
@@ -98,11 +107,13 @@ struct RunCommand: AsyncParsableCommand {
         let subscription = runtime.events.subscribe(userID: user)
         var lastError: AgentRTError? = nil
         for _ in 0..<`repeat` {
+            RunGuard.begin("\(request.plugin).\(request.agent)")
             let result = await runtime.run(request)
+            RunGuard.end()
             lastError = result.error
             // Print this run's events, up to its terminal event (a refused call has none).
             while result.started, let e = await subscription.next() {
-                print(pretty ? Pretty.render(e) : e.json)
+                out(pretty ? Pretty.render(e) : e.json)
                 if e.kind.isTerminal { break }
             }
             if !result.started, let e = result.error {
@@ -110,18 +121,18 @@ struct RunCommand: AsyncParsableCommand {
                 // the stream; a refusal without one (an invalid user id) is printed here.
                 var sawTerminal = false
                 while let ev = subscription.poll() {
-                    print(pretty ? Pretty.render(ev) : ev.json)
+                    out(pretty ? Pretty.render(ev) : ev.json)
                     if ev.kind.isTerminal { sawTerminal = true }
                 }
                 if !sawTerminal {
-                    print(pretty ? "✗ refused  \(e.code.rawValue): \(e.message)" : refusalJSON(e, runID: result.runID))
+                    out(pretty ? "✗ refused  \(e.code.rawValue): \(e.message)" : refusalJSON(e, runID: result.runID))
                 }
             }
         }
         // Events published after the last terminal event (a breaker transition) are shown too.
-        while let e = subscription.poll() { print(pretty ? Pretty.render(e) : e.json) }
+        while let e = subscription.poll() { out(pretty ? Pretty.render(e) : e.json) }
         subscription.cancel()
-        if stats { print(runtime.statsJSON().prettyPrinted()) }
+        if stats { out(runtime.statsJSON().prettyPrinted()) }
         if let e = lastError {
             printError("agentrt: \(e.code.rawValue): \(e.message)")
             throw ExitCode(e.code.exitStatus)
@@ -156,6 +167,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func runMany(_ runtime: Runtime, _ base: RunRequest) async throws {
         let started = MonotonicTime.nanos()
+        RunGuard.begin("\(base.plugin).\(base.agent)")
         let outcomes = await withTaskGroup(of: [String: Int].self) { group in
             for i in 1...users {
                 var r = base
@@ -174,17 +186,25 @@ struct RunCommand: AsyncParsableCommand {
             for await c in group { total.merge(c, uniquingKeysWith: +) }
             return total
         }
+        RunGuard.end()
         let seconds = Double(MonotonicTime.nanos() - started) / 1e9
         let calls = outcomes.values.reduce(0, +)
-        print("\(users) users × \(`repeat`) calls = \(calls) calls in \(String(format3(seconds))) s (\(Int(Double(calls) / seconds)) calls/s)")
-        for (k, v) in outcomes.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
+        out("\(users) users × \(`repeat`) calls = \(calls) calls in \(String(format3(seconds))) s (\(Int(Double(calls) / seconds)) calls/s)")
+        for (k, v) in outcomes.sorted(by: { $0.key < $1.key }) { out("  \(k): \(v)") }
         let report = runtime.isolationReport()
         let refused = report["cross_user_events_refused"]?.int64Value ?? 0
         let violations = report["violations"]?.arrayValue ?? []
-        print("isolation: \(report["events_checked"]?.int64Value ?? 0) events checked against their stream's user, "
+        out("isolation: \(report["events_checked"]?.int64Value ?? 0) events checked against their stream's user, "
               + "\(refused) naming another user refused, \(violations.count) runs in another user's table"
               + (violations.isEmpty ? "" : " \(JSONValue.array(violations).serialized())"))
-        if stats { print(runtime.statsJSON().prettyPrinted()) }
+        if stats { out(runtime.statsJSON().prettyPrinted()) }
+        // Any failed call makes the whole command fail, with the most frequent failure's status.
+        let failures = outcomes.filter { $0.key != "ok" }
+        if let worst = failures.max(by: { $0.value == $1.value ? $0.key > $1.key : $0.value < $1.value }) {
+            let code = ErrorCode(rawValue: worst.key) ?? .internal
+            printError("agentrt: \(failures.values.reduce(0, +)) of \(calls) calls failed (most often \(worst.key))")
+            throw ExitCode(code.exitStatus)
+        }
     }
 }
 

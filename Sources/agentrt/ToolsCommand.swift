@@ -13,6 +13,7 @@ struct ToolsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        CLIOutput.claim()   // before any plugin code runs: fd 1 now goes to stderr
         let runtime = Runtime()
         // At exit every run ends, every open session closes and plugins get on_shutdown.
         defer { runtime.shutdown() }
@@ -24,10 +25,10 @@ struct ToolsCommand: ParsableCommand {
         }
         let tools = runtime.tools.descriptors
         if json {
-            print(JSONValue.object(JSONObject([("tools", .array(tools.map(Descriptions.json)))])).prettyPrinted())
+            out(JSONValue.object(JSONObject([("tools", .array(tools.map(Descriptions.json)))])).prettyPrinted())
         } else {
-            if tools.isEmpty { print("(no tools)") }
-            for t in tools { print(Descriptions.text(t, indent: ""), terminator: "") }
+            if tools.isEmpty { out("(no tools)") }
+            for t in tools { out(Descriptions.text(t, indent: ""), terminator: "") }
         }
     }
 }
