@@ -56,7 +56,10 @@ public final class EventBus: @unchecked Sendable {
 
     /// Publishes an event on its user's stream; returns its seq.
     @discardableResult
-    public func publish(_ event: Event) -> UInt64 { stream(for: event.userID).append(event) }
+    public func publish(_ event: consuming Event) -> UInt64 {
+        let stream = stream(for: event.userID)
+        return stream.append(event)
+    }
 
     /// Subscribes to `userID`'s events as an `AsyncSequence`, starting after `afterSeq` (replay
     /// from the buffer) or, when nil, with the next event.

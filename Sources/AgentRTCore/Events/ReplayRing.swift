@@ -2,19 +2,18 @@
 /// (estimated) bytes. The oldest events are evicted first; the newest is always kept, even when
 /// it alone is over the byte bound, so a subscriber that is caught up never sees a gap.
 ///
-/// A circular buffer that grows by doubling up to `maxCount` slots, so a quiet user costs a few
-/// slots rather than `maxCount`. Evicted slots are set to nil at once: an evicted event's memory
-/// is released when it leaves the bounds, not when its slot is reused. Not thread-safe: the
-/// owning `UserStream` guards it with its lock.
-struct ReplayRing {
-    private struct Slot {
-        var event: Event
-        var bytes: Int
-    }
-
+/// A circular buffer of power-of-two slots (indexing is a mask, not a division) that grows by
+/// doubling as events accumulate, so a quiet user costs a few slots rather than `maxCount`.
+/// Slots are raw memory holding initialized events only between `head` and `head + count`:
+/// appending moves the event in (no copy of the old slot, no optional wrapper) and evicting
+/// destroys it in place, so an evicted event's memory is released at once. Noncopyable, so the
+/// storage has one owner (the `UserStream`, which guards it with its lock) and is freed in deinit.
+struct ReplayRing: ~Copyable {
     let maxCount: Int
     let maxBytes: Int
-    private var slots: ContiguousArray<Slot?> = []
+    private var events: UnsafeMutablePointer<Event>?
+    private var costs: UnsafeMutablePointer<Int>?
+    private var capacity = 0          // slots, a power of two (0 before the first event)
     private var head = 0              // index of the oldest retained event
     private(set) var count = 0
     private(set) var bytes = 0
@@ -28,43 +27,66 @@ struct ReplayRing {
         oldestSeq = firstSeq
     }
 
-    /// Appends `event` (its seq must follow the newest retained one) costing `bytes`, then evicts
-    /// the oldest until both bounds hold or only the new event is left.
-    mutating func append(_ event: Event, bytes cost: Int) {
+    deinit {
+        guard let events, let costs else { return }
+        for i in 0..<count { (events + ((head + i) & (capacity - 1))).deinitialize(count: 1) }
+        events.deallocate()
+        costs.deallocate()
+    }
+
+    /// Appends `event` (its seq must follow the newest retained one) costing `cost` bytes, then
+    /// evicts the oldest until both bounds hold or only the new event is left.
+    mutating func append(_ event: consuming Event, bytes cost: Int) {
         if count == 0 { oldestSeq = event.seq }
-        if count == slots.count {
-            if slots.count < maxCount { grow() } else { evictOldest() }
+        if count == maxCount {
+            evictOldest()
+        } else if count == capacity {
+            grow()
         }
-        slots[(head + count) % slots.count] = Slot(event: event, bytes: cost)
+        let i = (head + count) & (capacity - 1)
+        (events! + i).initialize(to: event)
+        costs![i] = cost
         count += 1
         bytes += cost
-        while count > 1 && (count > maxCount || bytes > maxBytes) { evictOldest() }
+        while count > 1 && bytes > maxBytes { evictOldest() }
     }
 
     /// Copies up to `limit` events starting at seq `from` (which must be retained) into `out`.
     func copy(from seq: UInt64, limit: Int, into out: inout ContiguousArray<Event>) -> Int {
         let start = Int(seq - oldestSeq)
         let n = Swift.min(count - start, limit)
-        guard n > 0 else { return 0 }
-        for i in 0..<n { out.append(slots[(head + start + i) % slots.count]!.event) }
+        guard n > 0, let events else { return 0 }
+        let mask = capacity - 1
+        for i in 0..<n { out.append(events[(head + start + i) & mask]) }
         return n
     }
 
     private mutating func evictOldest() {
-        guard count > 0, let slot = slots[head] else { return }
-        slots[head] = nil
-        bytes -= slot.bytes
-        head = (head + 1) % slots.count
+        guard count > 0, let events, let costs else { return }
+        (events + head).deinitialize(count: 1)
+        bytes -= costs[head]
+        head = (head + 1) & (capacity - 1)
         count -= 1
-        oldestSeq = slot.event.seq &+ 1
+        oldestSeq &+= 1
     }
 
-    /// Doubles the slots (capped at `maxCount`), laying the retained events out from index 0.
+    /// Doubles the slots (at least 8), moving the retained events to the start of new storage.
     private mutating func grow() {
-        let newSize = Swift.min(maxCount, Swift.max(8, slots.count * 2))
-        var next = ContiguousArray<Slot?>(repeating: nil, count: newSize)
-        for i in 0..<count { next[i] = slots[(head + i) % slots.count] }
-        slots = next
+        let size = Swift.max(8, capacity * 2)
+        let nextEvents = UnsafeMutablePointer<Event>.allocate(capacity: size)
+        let nextCosts = UnsafeMutablePointer<Int>.allocate(capacity: size)
+        if let events, let costs {
+            for i in 0..<count {
+                let j = (head + i) & (capacity - 1)
+                (nextEvents + i).moveInitialize(from: events + j, count: 1)
+                nextCosts[i] = costs[j]
+            }
+            events.deallocate()
+            costs.deallocate()
+        }
+        events = nextEvents
+        costs = nextCosts
+        capacity = size
         head = 0
     }
 }

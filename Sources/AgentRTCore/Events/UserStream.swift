@@ -10,12 +10,12 @@ public final class UserStream: @unchecked Sendable {
     /// Most bytes (`Event.replayBytes`) retained for replay; the newest event is always kept.
     let maxBytes: Int
     private let lock = Lock()
-    // Guarded by `lock`.
-    private var ring: ReplayRing
-    private var nextSeq: UInt64
+    // Guarded by `lock` (so the runtime's dynamic exclusivity checks add nothing but cost).
+    @exclusivity(unchecked) private var ring: ReplayRing
+    @exclusivity(unchecked) private var nextSeq: UInt64
     // Weak: a subscription dropped without cancel() is released (and unregisters in its deinit),
     // never kept alive by the stream it watches.
-    private var wakers: [ObjectIdentifier: WeakWaker] = [:]
+    @exclusivity(unchecked) private var wakers: [ObjectIdentifier: WeakWaker] = [:]
 
     /// A stream whose first event gets seq `firstSeq` (above every seq its user had before).
     init(userID: String, capacity: Int, maxBytes: Int = EventBus.defaultReplayBytes, firstSeq: UInt64 = 1) {
@@ -41,7 +41,7 @@ public final class UserStream: @unchecked Sendable {
     /// delivery pool (it never runs a callback or blocks), and waking in place spares the
     /// per-event array of wakers that waking after unlocking would need.
     @discardableResult
-    func append(_ event: Event) -> UInt64 {
+    func append(_ event: consuming Event) -> UInt64 {
         // The isolation check, measured on every event: an event naming another user (by exact
         // bytes) never enters this stream; it is counted (the isolation report shows the count).
         guard event.userID.sameBytes(userID) else {
@@ -49,15 +49,17 @@ public final class UserStream: @unchecked Sendable {
             return 0
         }
         IsolationCounters.eventsChecked.add(1, ordering: .relaxed)
-        var e = event
-        let cost = e.replayBytes
+        let cost = event.replayBytes
         lock.lock()
         defer { lock.unlock() }
-        e.seq = nextSeq
+        let seq = nextSeq
         nextSeq += 1
-        ring.append(e, bytes: cost)
-        for w in wakers.values { w.waker?.wake() }
-        return nextSeq - 1
+        event.seq = seq
+        ring.append(event, bytes: cost)   // moved, not copied
+        if !wakers.isEmpty {
+            for w in wakers.values { w.waker?.wake() }
+        }
+        return seq
     }
 
     /// What a subscriber at `cursor` (the next seq it wants) can read now.
