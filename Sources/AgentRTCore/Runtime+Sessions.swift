@@ -40,7 +40,10 @@ extension Runtime {
         let now = now ?? clock.nowNanos()
         var expired: [String] = []
         for u in users.all {
-            let idleEnough = u.lock.withLock { u.inFlight.isEmpty && now &- u.lastUsedNanos >= idle.nanoseconds }
+            // A call that started after `now` was read is not idle (no wrap-around on the subtraction).
+            let idleEnough = u.lock.withLock {
+                u.inFlight.isEmpty && u.lastUsedNanos <= now && now - u.lastUsedNanos >= idle.nanoseconds
+            }
             if idleEnough, let removed = users.remove(u.userID) {
                 cleanup(removed, reason: "idle expiry")
                 expired.append(u.userID)

@@ -136,7 +136,10 @@ extension AgentCall {
             runtime.zombieReturned(self)
             releaseResources()
         case .deliver(let outcome, let from):
-            decideAndDeliver(outcome, from: from, onWorker: true)
+            // The state may have moved between choosing the outcome and deciding it (a cancel
+            // or the watchdog's abandonment in between): then look again from the new state, so
+            // the return is never lost (a lost return leaked the zombie and every permit).
+            if !decideAndDeliver(outcome, from: from, onWorker: true) { end(ending) }
         }
     }
 
@@ -233,14 +236,16 @@ extension AgentCall {
 
     /// Decides the outcome (if still undecided from `from`) and delivers it: resources, zombie,
     /// breaker and stats first, then the terminal event, then the waiter and the completion.
+    /// Returns false (and does nothing) when the state is no longer `from`.
+    @discardableResult
     private func decideAndDeliver(_ outcome: Result<String, AgentRTError>, from: State, onWorker: Bool,
-                                  abandoning: Bool = false) {
+                                  abandoning: Bool = false) -> Bool {
         let decided: Bool = lock.withLock {
             guard state == from else { return false }
             setState(abandoning ? .abandoned : .finished)
             return true
         }
-        guard decided else { return }
+        guard decided else { return false }
         if from == .queued { gate?.remove(self) }
         let now = runtime.clock.nowNanos()
         let duration = Duration.nanoseconds(Int64(now &- startNanos))
@@ -281,6 +286,7 @@ extension AgentCall {
         } else {
             runtime.outcomeDelivered()
         }
+        return true
     }
 
     /// Returns the permits, the instance gate and the session instance, leaves the in-flight

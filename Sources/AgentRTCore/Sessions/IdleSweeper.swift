@@ -10,13 +10,18 @@ final class IdleSweeper: @unchecked Sendable {
         let clock = runtime.clock
         let period = min(max(idle.nanoseconds / 2, 10_000_000), 1_000_000_000)
         thread = NativeThread(name: "agentrt-sweeper") { [weak runtime, self] in
+            // The next sweep is due one period after the last one began (not after the wait
+            // began): a clock that jumps while a sweep runs is seen when the sweep ends.
+            var next = clock.nowNanos() &+ period
             while true {
                 let stop = lock.withLock { () -> Bool in
-                    if !stopped { _ = clock.wait(cond, lock, untilNanos: clock.nowNanos() &+ period) }
+                    while !stopped && clock.nowNanos() < next { _ = clock.wait(cond, lock, untilNanos: next) }
                     return stopped
                 }
                 guard !stop, let rt = runtime else { return }
-                rt.expireIdleUsers(idle: idle, now: clock.nowNanos())
+                let now = clock.nowNanos()
+                rt.expireIdleUsers(idle: idle, now: now)
+                next = now &+ period
             }
         }
     }
