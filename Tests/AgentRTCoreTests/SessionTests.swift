@@ -1,6 +1,10 @@
 import Synchronization
 import Testing
 @testable import AgentRTCore
+import AgentRTTesting
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An agent with session hooks that counts opens and closes and records every closed instance,
 /// so double closes and leaks show. Each instance's value is a unique number.
@@ -188,8 +192,7 @@ struct SessionTests {
         #expect(await CoreTestKit.eventually { results.count == 1 })
         #expect(results.all.first?.error?.code == .cancelled)
         // Whatever happened to the waiter (refused, cancelled or run), no instance may stay open.
-        _ = await CoreTestKit.eventually(.milliseconds(300)) { agent.closeCount == agent.openCount }
-        #expect(agent.closeCount == agent.openCount,
+        #expect(await CoreTestKit.eventually { agent.closeCount == agent.openCount },
                 "\(agent.openCount) instances opened, \(agent.closeCount) closed; the waiter ended with \(second.error?.code.rawValue ?? "success")")
     }
 
@@ -208,7 +211,7 @@ struct SessionTests {
 
     @Test("idle users expire; busy ones stay", .timeLimit(.minutes(1)))
     func expireIdle() async throws {
-        let rt = CoreTestKit.runtime()
+        let (rt, clock) = CoreTestKit.manualRuntime()
         let gate = TestGate()
         let agent = SessionAgent { call, id in
             if call.context.metadata["hold"] != nil { gate.wait() }
@@ -218,58 +221,155 @@ struct SessionTests {
         _ = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "idle-user", sessionID: "a"))
         _ = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "busy-user", sessionID: "b"))
         let held = Recorder<RunResult>()
-        rt.runDetached(RunRequest(plugin: "t", agent: "s", userID: "busy-user", sessionID: "b", metadata: ["hold": "1"])) { held.append($0) }
+        rt.runDetached(RunRequest(plugin: "t", agent: "s", userID: "busy-user", sessionID: "b", timeout: .seconds(600),
+                                  metadata: ["hold": "1"])) { held.append($0) }
         #expect(await CoreTestKit.eventually { gate.arrived == 1 })
-        // Not idle long enough yet.
+        // Not idle long enough yet: 1 ns short of a minute.
+        clock.advance(by: .seconds(60) - .nanoseconds(1))
         #expect(rt.expireIdleUsers(idle: .seconds(60)).isEmpty)
-        let later = MonotonicTime.nanos() + 61_000_000_000
-        #expect(rt.expireIdleUsers(idle: .seconds(60), now: later) == ["idle-user"])
-        #expect(rt.listUsers().map(\.userID) == ["busy-user"])
+        clock.advance(by: .nanoseconds(1))
+        #expect(rt.expireIdleUsers(idle: .seconds(60)) == ["idle-user"])
+        #expect(rt.listUsers().map(\.userID) == ["busy-user"], "a user with a call in flight is never idle")
         #expect(await CoreTestKit.eventually { agent.closeCount == 1 })
         gate.release()
         #expect(await CoreTestKit.eventually { held.count == 1 })
         #expect(held.all.first?.isSuccess == true)
-        #expect(rt.expireIdleUsers(idle: .seconds(60), now: MonotonicTime.nanos() + 61_000_000_000) == ["busy-user"])
+        // Its last call started a minute ago on the clock: idle now, with an explicit `now` as well.
+        #expect(rt.expireIdleUsers(idle: .seconds(61), now: clock.nowNanos()).isEmpty)
+        #expect(rt.expireIdleUsers(idle: .seconds(60), now: clock.nowNanos()) == ["busy-user"])
         #expect(await CoreTestKit.eventually { agent.closeCount == 2 })
         #expect(rt.userCount == 0)
     }
 
-    @Test("opening and closing many sessions leaves nothing open", .timeLimit(.minutes(1)))
+    @Test("opening and closing many sessions leaves nothing open and no memory held", .timeLimit(.minutes(1)))
     func manySessions() async throws {
-        let rt = CoreTestKit.runtime { $0.perUserLimit = 8; $0.admissionWait = .seconds(10) }
-        let agent = SessionAgent()
-        try register(rt, "s", agent)
-        await withTaskGroup(of: Void.self) { g in
-            for w in 0..<8 {
-                g.addTask {
-                    for k in 0..<50 { _ = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "many", sessionID: "s-\(w)-\(k)")) }
+        // Each instance holds 512 KiB (allocated, never touched), so an instance the runtime
+        // keeps after its session closed shows in the heap; weak references show each one.
+        let (rt, _) = CoreTestKit.manualRuntime { $0.perUserLimit = 8; $0.admissionWait = .seconds(10) }
+        let agent = PayloadSessions()
+        try rt.register(agent: AgentDescriptor(plugin: "t", name: "s", hasSessionHooks: true), implementation: agent)
+        let perRound = 128
+        func oneRound(_ n: Int) async {
+            await withTaskGroup(of: Void.self) { g in
+                for w in 0..<8 {
+                    g.addTask {
+                        for k in 0..<(perRound / 8) {
+                            _ = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "many", sessionID: "s-\(n)-\(w)-\(k)"))
+                        }
+                    }
                 }
             }
+            #expect(rt.listUsers().first?.sessions.count == perRound, "round \(n)")
+            #expect(rt.removeUser("many"))
+            #expect(await CoreTestKit.eventually { agent.closes.load() == agent.opens.load() }, "round \(n)")
         }
-        #expect(agent.openCount == 400)
-        #expect(rt.listUsers().first?.sessions.count == 400)
-        #expect(rt.removeUser("many"))
-        #expect(await CoreTestKit.eventually { agent.closeCount == 400 })
+        await oneRound(0)   // warm-up: first-use allocations of the runtime and the test machinery
+        #expect(await CoreTestKit.eventually { agent.live.load() == 0 })
+        let before = try #require(heapBytes(), "mallinfo2 is not available here")
+        let rounds = 6
+        for n in 1...rounds { await oneRound(n) }
+        #expect(agent.opens.load() == perRound * (rounds + 1))
+        #expect(agent.closes.load() == agent.opens.load())
         #expect(!agent.closedTwice)
         #expect(rt.userCount == 0)
+        // Every instance is gone once closed (nothing in the runtime keeps one).
+        #expect(await CoreTestKit.eventually { agent.live.load() == 0 }, "\(agent.live.load()) instances still alive")
+        // Heap growth is far below one round of instances (64 MiB); a leak of every instance would
+        // be 384 MiB. The slack absorbs what tests running in parallel allocate meanwhile.
+        let grown = try #require(heapBytes()) - before
+        #expect(grown < 48 << 20, "the heap grew by \(grown >> 20) MiB over \(rounds) rounds of \(perRound) sessions")
     }
 
-    @Test("idleUserExpiry removes an idle user in the background and closes its instance once",
+    @Test("the idle sweeper (on by default, 15 minutes) removes idle users by the clock and closes their instances once",
           .timeLimit(.minutes(1)))
     func backgroundIdleExpiry() async throws {
+        let clock = ManualClock()
         var config = Runtime.Configuration()
-        config.idleUserExpiry = .milliseconds(100)
-        let rt = Runtime(configuration: config)
+        config.logLevel = 5
+        #expect(config.idleUserExpiry == .seconds(15 * 60), "idle expiry is on by default")
+        let rt = Runtime(configuration: config, clock: clock)
         defer { rt.shutdown() }
         let impl = SweepCountingAgent()
         try rt.register(agent: AgentDescriptor(plugin: "t", name: "s", hasSessionHooks: true), implementation: impl)
-        let r = await rt.run(RunRequest(plugin: "t", agent: "s", userID: "idle-alice"))
-        #expect(r.isSuccess)
-        // No one calls expireIdleUsers: the sweeper removes the user on its own.
-        #expect(await CoreTestKit.eventually(.seconds(5)) { rt.userCount == 0 })
-        #expect(await CoreTestKit.eventually(.seconds(5)) { impl.closes.load(ordering: .relaxed) == 1 })
-        #expect(impl.opens.load(ordering: .relaxed) == 1)
+        #expect(await rt.run(RunRequest(plugin: "t", agent: "s", userID: "idle-alice")).isSuccess)
+        clock.advance(by: .seconds(60))
+        #expect(await rt.run(RunRequest(plugin: "t", agent: "s", userID: "idle-bob")).isSuccess)
+        // Nobody calls expireIdleUsers: the sweeper, woken by the clock, removes Alice at 15 minutes.
+        // (Nudged by 1 ns while we wait: an advance that lands while the sweeper is mid-sweep does
+        // not wake it, see IdleSweeper; a few nanoseconds change no idle time that matters here.)
+        clock.advance(by: .seconds(14 * 60))
+        #expect(await CoreTestKit.eventually {
+            clock.advance(by: .nanoseconds(1))
+            return rt.users.existing("idle-alice") == nil
+        })
+        // The sweep that removed her saw Bob idle for 14 minutes only.
+        #expect(rt.users.existing("idle-bob") != nil, "a user idle for 14 minutes was removed")
+        #expect(await CoreTestKit.eventually { impl.closes.load(ordering: .relaxed) == 1 })
+        clock.advance(by: .seconds(60))
+        #expect(await CoreTestKit.eventually {
+            clock.advance(by: .nanoseconds(1))
+            return rt.userCount == 0
+        })
+        #expect(await CoreTestKit.eventually { impl.closes.load(ordering: .relaxed) == 2 })
+        #expect(impl.opens.load(ordering: .relaxed) == 2)
     }
+}
+
+/// Bytes in use from malloc: mallinfo2()'s `uordblks` (heap) + `hblkhd` (mmapped chunks), nil
+/// where it cannot be read. Swift's Glibc module does not import <malloc.h>, so the function is
+/// found with dlsym; on x86-64 System V a function returning a struct this large writes it
+/// through a hidden pointer passed as the first argument, which is exactly a call with one
+/// pointer argument.
+private func heapBytes() -> Int? {
+#if arch(x86_64) && os(Linux)
+    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallinfo2") else { return nil }
+    typealias Mallinfo2 = @convention(c) (UnsafeMutablePointer<Int>) -> UnsafeMutableRawPointer?
+    let mallinfo2 = unsafeBitCast(sym, to: Mallinfo2.self)
+    // struct mallinfo2 { size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost; }
+    var fields = [Int](repeating: 0, count: 10)
+    _ = fields.withUnsafeMutableBufferPointer { mallinfo2($0.baseAddress!) }
+    return fields[7] + fields[4]
+#else
+    return nil
+#endif
+}
+
+/// Session instances that each hold a large allocation, counted while alive.
+private final class PayloadSessions: AgentImplementation, @unchecked Sendable {
+    let opens = Shared<Int>(0)
+    let closes = Shared<Int>(0)
+    let live = Shared<Int>(0)
+    private let closedIDs = Recorder<Int>()
+
+    /// Allocated for an instance and freed with it.
+    final class Payload: @unchecked Sendable {
+        let bytes: UnsafeMutableRawPointer
+        let id: Int
+        let live: Shared<Int>
+        init(id: Int, live: Shared<Int>) {
+            self.id = id
+            self.live = live
+            bytes = UnsafeMutableRawPointer.allocate(byteCount: 512 << 10, alignment: 16)
+            live.add(1)
+        }
+        deinit {
+            bytes.deallocate()
+            live.add(-1)
+        }
+    }
+
+    var hasSessionHooks: Bool { true }
+    func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance {
+        AgentInstance(value: Payload(id: opens.add(1).newValue, live: live))
+    }
+    func closeSession(_ instance: AgentInstance) {
+        closedIDs.append((instance.value as! Payload).id)
+        closes.add(1)
+    }
+    func run(_ call: AgentCall, instance: AgentInstance, input: String) -> HostStatus {
+        call.setResult("\((instance.value as! Payload).id)")
+    }
+    var closedTwice: Bool { Set(closedIDs.all).count != closedIDs.count }
 }
 
 /// Counts session opens and closes (for the background expiry test).

@@ -1,4 +1,5 @@
 import AgentRTCore
+import AgentRTTesting
 import Foundation
 import Testing
 
@@ -10,8 +11,9 @@ import Glibc
 
 // The real native path end to end: C fixture plugins from Fixtures/exec (compiled by the test
 // with the plugin author's command line), loaded with Runtime.load(path:), run through every
-// guard on the runtime's worker threads. Timing checks are only ever "before X", with at least
-// 3x slack, never performance.
+// guard on the runtime's worker threads. Deadlines, grace periods and heartbeat timeouts are on a
+// manual clock the tests advance; the C agents only wait for conditions (the test's release,
+// cancellation). No check measures real time.
 
 private typealias GuardsProbeFn = @convention(c) (Int32, Int32) -> Int32
 private typealias HandlesProbeFn = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, Int32) -> Int32
@@ -19,14 +21,22 @@ private typealias HandlesStoredFn = @convention(c) (Int32) -> OpaquePointer?
 private typealias HandlesLeakFn = @convention(c) (Int32, Int32) -> Int32
 private typealias ToolsAddCallsFn = @convention(c) () -> Int32
 
+private typealias GuardsReleaseFn = @convention(c) (Int32) -> Void
+
 /// What exec_guards_probe reports (see exec_guards.c).
 private enum GuardsProbe: Int32 {
-    case entered = 0, returned = 1, lateResult = 2, lateEmit = 3, lateCancel = 4, sleeping = 5
+    case entered = 0, returned = 1, lateResult = 2, lateEmit = 3, lateCancel = 4, sleeping = 5, beats = 6, silent = 7
 }
 
 private func guardsProbe(_ path: String) throws -> (Int32, GuardsProbe) -> Int32 {
     let fn = unsafeBitCast(try ExecFixtures.symbol(path, "exec_guards_probe"), to: GuardsProbeFn.self)
     return { slot, what in fn(slot, what.rawValue) }
+}
+
+/// exec_guards_release(slot): lets the agent of that slot return.
+private func guardsRelease(_ path: String) throws -> (Int32) -> Void {
+    let fn = unsafeBitCast(try ExecFixtures.symbol(path, "exec_guards_release"), to: GuardsReleaseFn.self)
+    return { slot in fn(slot) }
 }
 
 /// The host functions exec_handles_probe calls, in order.
@@ -81,52 +91,59 @@ private func expectContiguous(_ events: [Event], sourceLocation: SourceLocation 
 struct NativeExecutionTests {
     // MARK: - Timeouts
 
-    @Test("a C agent stuck in nanosleep is abandoned at deadline + grace; its permit stays held until it returns")
+    @Test("a C agent that ignores cancellation is abandoned at deadline + grace; its permit stays held until it returns")
     func stubbornAgentIsAbandoned() async throws {
         let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime {
+        let clock = ManualClock()
+        let runtime = makeExecRuntime(clock: clock) {
             $0.perUserLimit = 1
             $0.grace = .milliseconds(100)
         }
         try runtime.load(path: path)
         let probe = try guardsProbe(path)
+        let release = try guardsRelease(path)
         let log = EventLog(runtime, user: "alice")
         defer { log.cancel() }
         let lateResults0 = runtime.counters.lateResults.load(ordering: .relaxed)
         let lateEvents0 = runtime.counters.lateEvents.load(ordering: .relaxed)
         let slot: Int32 = 1
 
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let hung = await runtime.run(request("exec_guards", "sleeper", user: "alice", input: #"{"ms":800,"slot":1}"#,
-                                             timeout: .milliseconds(100)))
-        let elapsed = clock.now - t0
+        let outcome = Locked<RunResult?>(nil)
+        runtime.runDetached(request("exec_guards", "sleeper", user: "alice", input: #"{"slot":1}"#,
+                                    timeout: .milliseconds(100))) { r in outcome.withLock { $0 = r } }
+        try #require(await eventually { probe(slot, .entered) == 1 }, "the sleeper never started")
+        // The deadline cancels it (the C code never looks); the grace period runs on the clock.
+        runtime.advance(clock, by: .milliseconds(100))
+        runtime.advance(clock, by: .milliseconds(100) - .nanoseconds(1))
+        #expect(runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 0, "abandoned before deadline + grace")
+        #expect(outcome.withLock { $0 } == nil)
+        runtime.advance(clock, by: .nanoseconds(1))
+        try #require(await eventually { outcome.withLock { $0 } != nil }, "no outcome at deadline + grace")
+        let hung = try #require(outcome.withLock { $0 })
         #expect(hung.error?.code == .timeout, "outcome: \(hung.outcome)")
         #expect(hung.error?.message.contains("abandoned") == true, "message: \(hung.error?.message ?? "")")
-        #expect(elapsed >= .milliseconds(195), "timeout after \(elapsed), before deadline + grace")
-        #expect(elapsed < .milliseconds(600), "timeout after \(elapsed); the C call sleeps 800 ms")
+        #expect(hung.duration == .milliseconds(200))
         #expect(probe(slot, .entered) == 1)
-        #expect(probe(slot, .returned) == 0, "the C function must still be sleeping when the caller gets timeout")
+        #expect(probe(slot, .returned) == 0, "the C function must still be running when the caller gets timeout")
 
         // The abandoned call still holds alice's only admission permit.
         let second = await runtime.run(request("exec_guards", "quick", user: "alice"))
         #expect(second.error?.code == .overloaded, "outcome: \(second.outcome)")
-        #expect(probe(slot, .returned) == 0, "the overloaded refusal must happen while the zombie still sleeps")
-        let zombieSeen = await eventually { runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 1 }
-        #expect(zombieSeen, "the abandoned call is counted as a zombie")
+        #expect(probe(slot, .returned) == 0, "the overloaded refusal must happen while the zombie still runs")
+        #expect(runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 1, "the abandoned call is counted as a zombie")
         // Another user is not affected.
         let bob = await runtime.run(request("exec_guards", "quick", user: "bob"))
         #expect(bob.isSuccess, "outcome: \(bob.outcome)")
 
         // When the C function finally returns, the permit is released.
-        let returned = await eventually(timeout: .seconds(10)) { probe(slot, .returned) == 1 }
-        try #require(returned, "the sleeper never returned")
+        release(slot)
+        try #require(await eventually { probe(slot, .returned) == 1 }, "the sleeper never returned")
         let released = await eventually { runtime.stats(user: "alice")?.inFlight == 0 }
         #expect(released, "alice's in-flight count drops once the zombie returned")
         let third = await runtime.run(request("exec_guards", "quick", user: "alice"))
         #expect(third.isSuccess, "after the zombie returned alice is admitted again: \(third.outcome)")
         #expect(runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 0)
-        #expect(runtime.counters.zombiesReturned.load(ordering: .relaxed) >= 1)
+        #expect(runtime.counters.zombiesReturned.load(ordering: .relaxed) == 1)
 
         // Its late set_result and emit were discarded and counted.
         #expect(probe(slot, .lateResult) == HostStatus.staleHandle.rawValue)
@@ -146,19 +163,22 @@ struct NativeExecutionTests {
     @Test("a cooperative C agent polling is_cancelled returns at the deadline with timeout")
     func cooperativeAgentStopsAtDeadline() async throws {
         let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime { $0.grace = .seconds(3) }
+        let clock = ManualClock()
+        let runtime = makeExecRuntime(clock: clock) { $0.grace = .seconds(3) }
         try runtime.load(path: path)
+        let probe = try guardsProbe(path)
         let log = EventLog(runtime, user: "carol")
         defer { log.cancel() }
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let r = await runtime.run(request("exec_guards", "cooperative", user: "carol", input: #"{"ms":20000}"#,
-                                          timeout: .milliseconds(100)))
-        let elapsed = clock.now - t0
+        async let run = runtime.run(request("exec_guards", "cooperative", user: "carol", input: #"{"slot":2}"#,
+                                            timeout: .milliseconds(100)))
+        try #require(await eventually { probe(2, .entered) == 1 }, "the agent never started")
+        runtime.advance(clock, by: .milliseconds(100))
+        let r = await run
         #expect(r.error?.code == .timeout, "outcome: \(r.outcome)")
-        #expect(r.error?.message.contains("abandoned") == false, "it stopped by itself: \(r.error?.message ?? "")")
-        #expect(elapsed >= .milliseconds(95))
-        #expect(elapsed < .milliseconds(1500), "returned after \(elapsed): must be well before the 3 s grace ends")
+        // The clock stopped at the deadline: it cannot have been abandoned, it stopped by itself.
+        #expect(r.error?.message.contains("abandoned") == false, "\(r.error?.message ?? "")")
+        #expect(r.duration == .milliseconds(100))
+        #expect(probe(2, .returned) == 1)
         #expect(runtime.counters.zombiesReturned.load(ordering: .relaxed) == 0)
         #expect(runtime.stats(plugin: "exec_guards", agent: "cooperative")?.zombies == 0)
         let events = await log.collectRun(r.runID)
@@ -170,33 +190,45 @@ struct NativeExecutionTests {
     @Test("a heartbeating C agent survives; one that goes silent gets no_heartbeat with its last details")
     func heartbeatDeathDetection() async throws {
         let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime { $0.grace = .milliseconds(200) }
+        let clock = ManualClock()
+        let runtime = makeExecRuntime(clock: clock) { $0.grace = .milliseconds(200) }
         try runtime.load(path: path)
+        let probe = try guardsProbe(path)
+        let release = try guardsRelease(path)
         let log = EventLog(runtime, user: "dave")
         defer { log.cancel() }
 
-        // Alive: runs 4x longer than its heartbeat timeout, beating every 20 ms.
-        let alive = await runtime.run(request("exec_guards", "heartbeat", user: "dave",
-                                              input: #"{"ms":600,"interval_ms":20}"#,
-                                              timeout: .seconds(10), heartbeat: .milliseconds(150)))
+        // Alive: the clock moves six heartbeat timeouts (9 x 100 ms); before each step the agent
+        // beats twice after the previous one, so its latest beat is never 150 ms old.
+        async let aliveRun = runtime.run(request("exec_guards", "heartbeat", user: "dave",
+                                                 input: #"{"slot":3,"interval_ms":2}"#,
+                                                 timeout: .seconds(10), heartbeat: .milliseconds(150)))
+        try #require(await eventually { probe(3, .entered) == 1 }, "the agent never started")
+        for step in 0..<9 {
+            let seen = probe(3, .beats)
+            try #require(await eventually { probe(3, .beats) >= seen + 2 }, "step \(step): the agent stopped beating")
+            runtime.advance(clock, by: .milliseconds(100))
+        }
+        release(3)
+        let alive = await aliveRun
         #expect(alive.isSuccess, "outcome: \(alive.outcome)")
         let aliveEvents = await log.collectRun(alive.runID)
         expectWellFormedRun(aliveEvents, runID: alive.runID, terminal: .agentCompleted)
         let beats = aliveEvents.filter { $0.runID == alive.runID && $0.kind == .agentThinking }
-        #expect(beats.count >= 5, "heartbeats publish agent_thinking status notes: \(beats.count)")
+        #expect(beats.count >= 18, "heartbeats publish agent_thinking status notes: \(beats.count)")
         #expect(beats.first?.data["kind"]?.stringValue == "status")
 
-        // Silent: beats for 100 ms, says its last words, then only polls is_cancelled.
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let silent = await runtime.run(request("exec_guards", "heartbeat", user: "dave",
-                                               input: #"{"ms":8000,"interval_ms":20,"silent_after_ms":100}"#,
-                                               timeout: .seconds(10), heartbeat: .milliseconds(150)))
-        let elapsed = clock.now - t0
+        // Silent: beats three times, says its last words, then only polls is_cancelled.
+        async let silentRun = runtime.run(request("exec_guards", "heartbeat", user: "dave",
+                                                  input: #"{"slot":4,"interval_ms":2,"silent_after":3}"#,
+                                                  timeout: .seconds(10), heartbeat: .milliseconds(150)))
+        try #require(await eventually { probe(4, .silent) == 1 }, "the agent never went silent")
+        runtime.advance(clock, by: .milliseconds(150))
+        let silent = await silentRun
         #expect(silent.error?.code == .noHeartbeat, "outcome: \(silent.outcome)")
         #expect(silent.error?.message.contains("last words before silence") == true,
                 "the message carries the last heartbeat's details: \(silent.error?.message ?? "")")
-        #expect(elapsed < .milliseconds(2000), "declared dead after \(elapsed) (silent at ~100 ms, timeout 150 ms)")
+        #expect(silent.duration == .milliseconds(150), "declared dead 150 ms of clock after its last words")
         let events = await log.collectRun(silent.runID)
         expectWellFormedRun(events, runID: silent.runID, terminal: .agentFailed)
         let failed = events.first { $0.runID == silent.runID && $0.kind == .agentFailed }
@@ -208,50 +240,37 @@ struct NativeExecutionTests {
     @Test("2x cores hung C calls of different users do not stop another user's call or the timers")
     func hungCallsDoNotStarveOthers() async throws {
         let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime { $0.grace = .milliseconds(200) }
+        let clock = ManualClock()
+        let runtime = makeExecRuntime(clock: clock) { $0.grace = .milliseconds(200) }
         try runtime.load(path: path)
         let probe = try guardsProbe(path)
+        let release = try guardsRelease(path)
         let hungCount = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
         let slots = (0..<hungCount).map { Int32(20 + $0) }
-        let clock = ContinuousClock()
-        let t0 = clock.now
-
-        let outcomes = await withTaskGroup(of: (Int32, RunResult, Duration).self) { group -> [(Int32, RunResult, Duration)] in
-            for slot in slots {
-                group.addTask {
-                    let r = await runtime.run(request("exec_guards", "sleeper", user: "hung-\(slot)",
-                                                      input: #"{"ms":2500,"slot":\#(slot)}"#,
-                                                      timeout: .milliseconds(300)))
-                    return (slot, r, clock.now - t0)
-                }
-            }
-            // Every hung call is inside its C function.
-            let allIn = await eventually { slots.allSatisfy { probe($0, .entered) == 1 } }
-            #expect(allIn, "the hung calls all started")
-
-            // A fifth user's quick call and a plain timer go through promptly.
-            let q0 = clock.now
-            let quick = await runtime.run(request("exec_guards", "quick", user: "fifth-user"))
-            let quickElapsed = clock.now - q0
-            #expect(quick.isSuccess, "outcome: \(quick.outcome)")
-            #expect(quickElapsed < .milliseconds(1000), "the quick call took \(quickElapsed) while \(hungCount) calls hang")
-            let s0 = clock.now
-            try? await Task.sleep(for: .milliseconds(20))
-            let sleptFor = clock.now - s0
-            #expect(sleptFor < .milliseconds(1000), "a 20 ms timer took \(sleptFor)")
-            #expect(slots.allSatisfy { probe($0, .returned) == 0 }, "the hung calls were still sleeping meanwhile")
-
-            var all: [(Int32, RunResult, Duration)] = []
-            for await o in group { all.append(o) }
-            return all
+        let outcomes = Locked<[Int32: RunResult]>([:])
+        for slot in slots {
+            runtime.runDetached(request("exec_guards", "sleeper", user: "hung-\(slot)", input: #"{"slot":\#(slot)}"#,
+                                        timeout: .milliseconds(300))) { r in outcomes.withLock { $0[slot] = r } }
         }
-        #expect(outcomes.count == hungCount)
-        for (slot, r, at) in outcomes {
+        // Every hung call is inside its C function.
+        try #require(await eventually { slots.allSatisfy { probe($0, .entered) == 1 } }, "the hung calls all started")
+
+        // A further user's quick call still goes through.
+        let quick = await runtime.run(request("exec_guards", "quick", user: "fifth-user"))
+        #expect(quick.isSuccess, "outcome: \(quick.outcome)")
+        // The timers still fire: at the deadline every hung call is cancelled (and ignores it) ...
+        runtime.advance(clock, by: .milliseconds(300))
+        #expect(outcomes.withLock { $0.isEmpty }, "an outcome before deadline + grace")
+        // ... and at deadline + grace each is abandoned, while its C function still runs.
+        runtime.advance(clock, by: .milliseconds(200))
+        try #require(await eventually { outcomes.withLock { $0.count } == hungCount }, "not every hung call got its outcome")
+        for (slot, r) in outcomes.withLock({ $0 }) {
             #expect(r.error?.code == .timeout, "slot \(slot): \(r.outcome)")
-            #expect(at < .milliseconds(1500), "slot \(slot) timed out after \(at) (deadline + grace = 500 ms)")
+            #expect(r.error?.message.contains("abandoned") == true, "slot \(slot): \(r.error?.message ?? "")")
         }
         #expect(slots.allSatisfy { probe($0, .returned) == 0 }, "all timed out before any C call returned")
-        let drained = await eventually(timeout: .seconds(15)) { slots.allSatisfy { probe($0, .returned) == 1 } }
+        for slot in slots { release(slot) }
+        let drained = await eventually { slots.allSatisfy { probe($0, .returned) == 1 } }
         #expect(drained)
         let zombiesGone = await eventually { runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 0 }
         #expect(zombiesGone)
@@ -260,33 +279,39 @@ struct NativeExecutionTests {
     @Test("an agent with more abandoned calls than the threshold is quarantined until they return")
     func quarantine() async throws {
         let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime {
+        let clock = ManualClock()
+        let runtime = makeExecRuntime(clock: clock) {
             $0.quarantineThreshold = 1
             $0.grace = .milliseconds(100)
         }
         try runtime.load(path: path)
         let probe = try guardsProbe(path)
+        let release = try guardsRelease(path)
         let slots: [Int32] = [10, 11]
-        async let first = runtime.run(request("exec_guards", "sleeper", user: "q-1", input: #"{"ms":1500,"slot":10}"#,
-                                              timeout: .milliseconds(100)))
-        async let second = runtime.run(request("exec_guards", "sleeper", user: "q-2", input: #"{"ms":1500,"slot":11}"#,
-                                               timeout: .milliseconds(100)))
-        let (a, b) = await (first, second)
-        #expect(a.error?.code == .timeout, "outcome: \(a.outcome)")
-        #expect(b.error?.code == .timeout, "outcome: \(b.outcome)")
-        let twoZombies = await eventually { runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 2 }
-        #expect(twoZombies)
+        let outcomes = Locked<[RunResult]>([])
+        for (i, slot) in slots.enumerated() {
+            runtime.runDetached(request("exec_guards", "sleeper", user: "q-\(i + 1)", input: #"{"slot":\#(slot)}"#,
+                                        timeout: .milliseconds(100))) { r in outcomes.withLock { $0.append(r) } }
+        }
+        try #require(await eventually { slots.allSatisfy { probe($0, .entered) == 1 } }, "the sleepers never started")
+        runtime.advance(clock, by: .milliseconds(100))
+        runtime.advance(clock, by: .milliseconds(100))
+        try #require(await eventually { outcomes.withLock { $0.count } == 2 })
+        let both = outcomes.withLock { $0 }
+        #expect(both.allSatisfy { $0.error?.code == .timeout }, "outcomes: \(both.map(\.outcome))")
+        #expect(runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 2)
         #expect(slots.allSatisfy { probe($0, .returned) == 0 })
 
         let refused = await runtime.run(request("exec_guards", "sleeper", user: "q-3", input: #"{"ms":1}"#))
         #expect(refused.error?.code == .quarantined, "outcome: \(refused.outcome)")
         #expect(refused.error?.message.contains("exec_guards.sleeper") == true)
-        #expect(slots.allSatisfy { probe($0, .returned) == 0 }, "refused while both zombies still sleep")
+        #expect(slots.allSatisfy { probe($0, .returned) == 0 }, "refused while both zombies still run")
         // Quarantine is per agent: the plugin's other agents still run.
         let other = await runtime.run(request("exec_guards", "quick", user: "q-3"))
         #expect(other.isSuccess, "outcome: \(other.outcome)")
 
-        let drained = await eventually(timeout: .seconds(10)) {
+        for slot in slots { release(slot) }
+        let drained = await eventually {
             slots.allSatisfy { probe($0, .returned) == 1 }
                 && runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 0
         }
@@ -439,7 +464,15 @@ struct NativeExecutionTests {
         #expect(!bobEvents.contains { $0.customName == "from_bob_on_alice" })
         expectWellFormedRun(aliceEvents, runID: alice.runID, terminal: .agentCompleted)
         expectWellFormedRun(bobEvents, runID: bob.runID, terminal: .agentCompleted)
-        #expect(runtime.isolationReport()["isolated"]?.boolValue == true)
+        // Each stream holds only its own user's run, with contiguous seqs, and neither run is
+        // left in any user's in-flight table.
+        #expect(aliceEvents.allSatisfy { $0.runID == alice.runID || $0.parentRunID == alice.runID })
+        #expect(bobEvents.allSatisfy { $0.runID == bob.runID || $0.parentRunID == bob.runID })
+        expectContiguous(aliceEvents)
+        expectContiguous(bobEvents)
+        let users = runtime.listUsers()
+        #expect(Set(users.map(\.userID)).isSuperset(of: ["alice-x", "bob-x"]))
+        #expect(users.allSatisfy { $0.inFlight == 0 }, "\(users)")
     }
 
     @Test("guessing handle values does not reach another user's live call")
@@ -701,9 +734,24 @@ struct NativeExecutionTests {
                 problems.append("\(user) saw another user's data")
             }
         }
+        // Every run belongs to exactly one user's stream, and each stream's seqs are 1, 2, 3 ...
+        var ownerOfRun: [String: String] = [:]
+        for user in users {
+            let events = logs[user]!.drain()
+            if events.map(\.seq) != (0..<events.count).map({ UInt64($0 + 1) }) {
+                problems.append("\(user)'s seqs are not contiguous from 1: \(events.map(\.seq).prefix(12))")
+            }
+            for e in events where !e.runID.isEmpty {
+                if let other = ownerOfRun[e.runID], other != user { problems.append("run \(e.runID) in \(other)'s and \(user)'s streams") }
+                ownerOfRun[e.runID] = user
+            }
+        }
+        #expect(ownerOfRun.count == users.count * runs)
         #expect(problems.isEmpty, "\(problems.prefix(10))")
+        let listed = runtime.listUsers()
+        #expect(listed.count == users.count)
+        #expect(listed.allSatisfy { $0.inFlight == 0 }, "runs left in flight: \(listed.filter { $0.inFlight > 0 }.prefix(5))")
         let report = runtime.isolationReport()
-        #expect(report["isolated"]?.boolValue == true, "\(report["violations"]?.serialized() ?? "")")
         #expect(report["active_users"]?.int64Value == Int64(users.count))
     }
 }

@@ -200,12 +200,14 @@ enum BuildProducts {
     }
 }
 
-/// A runtime for one test: quiet logs, everything else as configured.
-func makeExecRuntime(_ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> Runtime {
+/// A runtime for one test: quiet logs, everything else as configured. Timing tests pass a
+/// `ManualClock` and move it with `runtime.advance(clock, by:)` instead of waiting.
+func makeExecRuntime(clock: any RuntimeClock = SystemClock(),
+                     _ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> Runtime {
     var c = Runtime.Configuration()
     c.logLevel = 5
     configure(&c)
-    return Runtime(configuration: c)
+    return Runtime(configuration: c, clock: clock)
 }
 
 /// Events of one subscriber, read with `poll()` so nothing blocks.
