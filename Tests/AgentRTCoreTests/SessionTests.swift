@@ -160,7 +160,7 @@ struct SessionTests {
             try await Task.sleep(for: .milliseconds(Int64.random(in: 0...10)))
             rt.removeAllUsers()
             let n = submitted
-            #expect(await CoreTestKit.eventually(.seconds(5)) { results.count == n })
+            #expect(await CoreTestKit.eventually { results.count == n })
             for r in results.all where !r.isSuccess {
                 #expect(r.error?.code == .cancelled, "round \(round): \(r.error!)")
             }
