@@ -14,6 +14,8 @@ import Glibc
 /// `rt.advance(clock, by:)`. Real time only bounds waits for another thread to reach a point.
 enum CoreTestKit {
     /// A runtime with quiet logs and little spinning (tests run many runtimes side by side).
+    /// The idle sweeper is off unless a test turns it on: its timing is not what most tests are
+    /// about (SessionTests and SessionRegressionTests test it on a manual clock).
     static func runtime(clock: any RuntimeClock = SystemClock(),
                         _ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> Runtime {
         var c = Runtime.Configuration()
@@ -21,6 +23,7 @@ enum CoreTestKit {
         c.callerSpinIterations = 0
         c.workerSpinIterations = 200
         c.initialWorkers = 2
+        c.idleUserExpiry = nil
         configure(&c)
         return Runtime(configuration: c, clock: clock)
     }

@@ -200,12 +200,14 @@ enum BuildProducts {
     }
 }
 
-/// A runtime for one test: quiet logs, everything else as configured. Timing tests pass a
-/// `ManualClock` and move it with `runtime.advance(clock, by:)` instead of waiting.
+/// A runtime for one test: quiet logs, no idle sweeper (its timing is not what these tests are
+/// about), everything else as configured. Timing tests pass a `ManualClock` and move it with
+/// `runtime.advance(clock, by:)` instead of waiting.
 func makeExecRuntime(clock: any RuntimeClock = SystemClock(),
                      _ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> Runtime {
     var c = Runtime.Configuration()
     c.logLevel = 5
+    c.idleUserExpiry = nil
     configure(&c)
     return Runtime(configuration: c, clock: clock)
 }
