@@ -47,4 +47,37 @@ struct BreakerRegressionTests {
         #expect(stats.failures[.agentError] == 5 * rounds)
         #expect(stats.failures[.circuitOpen] == rounds)
     }
+
+    @Test("a completion that starts the next call at once finds the permit free and the breaker counting (200 rounds)",
+          .timeLimit(.minutes(2)))
+    func completionChainSeesSettledGuards() async throws {
+        let (rt, _) = CoreTestKit.manualRuntime {
+            $0.perUserLimit = 1
+            $0.breaker.windowSize = 5
+            $0.breaker.minimumCalls = 5
+            $0.breaker.failureRateThreshold = 1.0
+        }
+        try CoreTestKit.agent(rt, "broken") { call, _ in
+            _ = call.setError("always fails")
+            return .agentError
+        }
+        let request = RunRequest(plugin: "t", agent: "broken", userID: "alice")
+        for round in 0..<200 {
+            let codes = Recorder<ErrorCode?>()
+            let finished = Shared<Bool>(false)
+            // Each completion (on the worker that finished the call) starts the next call.
+            @Sendable func next() {
+                rt.runDetached(request) { r in
+                    codes.append(r.error?.code)
+                    if r.error?.code == .agentError && codes.count < 7 { next() } else { finished.store(true) }
+                }
+            }
+            next()
+            try #require(await CoreTestKit.eventually { finished.load() }, "round \(round): the chain stopped")
+            let expected: [ErrorCode?] = Array(repeating: .agentError, count: 5) + [.circuitOpen]
+            try #require(codes.all == expected, "round \(round): \(codes.all.map { $0?.rawValue ?? "ok" })")
+            rt.forceBreaker(plugin: "t", agent: "broken", to: .closed)
+        }
+        #expect(rt.stats(plugin: "t", agent: "broken")?.failures[.overloaded] == nil)
+    }
 }
