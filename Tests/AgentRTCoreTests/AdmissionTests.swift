@@ -1,13 +1,15 @@
 import Synchronization
 import Testing
 @testable import AgentRTCore
+import AgentRTTesting
 
 @Suite("Admission")
 struct AdmissionTests {
     @Test("the per-user limit is never exceeded under stress; another user's calls still succeed",
           .timeLimit(.minutes(1)))
     func perUserLimitUnderStress() async throws {
-        let rt = CoreTestKit.runtime { $0.perUserLimit = 4; $0.admissionWait = .seconds(20) }
+        // On a manual clock the 20 s admission waits never run out, however loaded the machine is.
+        let (rt, _) = CoreTestKit.manualRuntime { $0.perUserLimit = 4; $0.admissionWait = .seconds(20) }
         let probes = ["alice": ConcurrencyProbe(), "bob": ConcurrencyProbe()]
         let gate = TestGate()
         try CoreTestKit.agent(rt, "work") { call, input in
@@ -48,7 +50,7 @@ struct AdmissionTests {
 
     @Test("6 tasks compete for 3 slots with a bounded wait", .timeLimit(.minutes(1)))
     func sixForThree() async throws {
-        let rt = CoreTestKit.runtime { $0.perUserLimit = 3 }
+        let (rt, clock) = CoreTestKit.manualRuntime { $0.perUserLimit = 3 }
         let gate = TestGate()
         let probe = ConcurrencyProbe()
         try CoreTestKit.agent(rt, "hold") { call, _ in
@@ -61,7 +63,7 @@ struct AdmissionTests {
             for _ in 0..<6 {
                 group.addTask { await rt.run(RunRequest(plugin: "t", agent: "hold", userID: "carol", admissionWait: .seconds(20))) }
             }
-            #expect(await CoreTestKit.eventually(.seconds(10)) { gate.arrived == 3 && rt.users.existing("carol")?.admission.waiting == 3 })
+            #expect(await CoreTestKit.eventually { gate.arrived == 3 && rt.users.existing("carol")?.admission.waiting == 3 })
             #expect(probe.inside == 3)
             gate.release()
             var ok = 0
@@ -70,24 +72,30 @@ struct AdmissionTests {
         }
         #expect(probe.maxSeen == 3)
 
-        // A short wait: the three that do not get a slot in time are refused with `overloaded`.
+        // A short wait: the callers that do not get a slot in time are refused with `overloaded`
+        // when the clock passes their 30 ms: host threads (blocking waits) and async runs alike.
         let gate2 = TestGate()
         try CoreTestKit.agent(rt, "hold2") { call, _ in gate2.wait(); return call.setResult("2") }
         try await withThrowingTaskGroup(of: RunResult.self) { group in
             for _ in 0..<3 {
                 group.addTask { await rt.run(RunRequest(plugin: "t", agent: "hold2", userID: "carol", admissionWait: .seconds(20))) }
             }
-            #expect(await CoreTestKit.eventually(.seconds(10)) { gate2.arrived == 3 })
-            // Host threads waiting at most 30 ms each. (Async waits with a short bound are covered by
-            // `tinyTimeoutReturns`: under load their timer can start after the deadline.)
-            let late = Recorder<(RunResult, UInt64)>()
-            await CoreTestKit.onThreads(3) { _ in
-                let started = MonotonicTime.nanos()
-                let r = rt.runBlocking(RunRequest(plugin: "t", agent: "hold2", userID: "carol", admissionWait: .milliseconds(30)))
-                late.append((r, MonotonicTime.nanos() - started))
+            #expect(await CoreTestKit.eventually { gate2.arrived == 3 })
+            let blocking = (0..<2).map { _ in
+                Background { rt.runBlocking(RunRequest(plugin: "t", agent: "hold2", userID: "carol", admissionWait: .milliseconds(30))) }
             }
-            #expect(late.all.allSatisfy { $0.0.error?.code == .overloaded })
-            #expect(late.all.allSatisfy { $0.1 >= 30_000_000 })
+            async let asyncWaiter = rt.run(RunRequest(plugin: "t", agent: "hold2", userID: "carol", admissionWait: .milliseconds(30)))
+            #expect(await CoreTestKit.eventually { rt.users.existing("carol")?.admission.waiting == 3 })
+            // Not yet: 1 ns before the end of their wait nobody is refused.
+            rt.advance(clock, by: .milliseconds(30) - .nanoseconds(1))
+            #expect(blocking.allSatisfy { !$0.isDone })
+            #expect(rt.users.existing("carol")?.admission.waiting == 3)
+            rt.advance(clock, by: .nanoseconds(1))
+            var late: [RunResult] = []
+            for b in blocking { if let r = await b.value() { late.append(r) } }
+            late.append(await asyncWaiter)
+            #expect(late.count == 3)
+            #expect(late.allSatisfy { $0.error?.code == .overloaded && !$0.started }, "\(late.map { $0.error?.description ?? "ok" })")
             #expect(rt.users.existing("carol")?.admission.waiting == 0)
             #expect(rt.users.existing("carol")?.admission.held == 3)
             gate2.release()
@@ -98,16 +106,21 @@ struct AdmissionTests {
 
     @Test("blocking waits through runDetached are bounded too", .timeLimit(.minutes(1)))
     func blockingBoundedWait() async throws {
-        let rt = CoreTestKit.runtime { $0.perUserLimit = 1 }
+        let (rt, clock) = CoreTestKit.manualRuntime { $0.perUserLimit = 1 }
         let gate = TestGate()
         try CoreTestKit.agent(rt, "hold") { call, _ in gate.wait(); return call.setResult("1") }
         let first = Recorder<RunResult>()
         rt.runDetached(RunRequest(plugin: "t", agent: "hold", userID: "dave")) { first.append($0) }
         #expect(await CoreTestKit.eventually { gate.arrived == 1 })
         let second = Recorder<RunResult>()
-        await CoreTestKit.onThreads(1) { _ in
-            second.append(rt.runBlocking(RunRequest(plugin: "t", agent: "hold", userID: "dave", admissionWait: .milliseconds(20))))
+        let detachedWaiter = Background {
+            rt.runDetached(RunRequest(plugin: "t", agent: "hold", userID: "dave", admissionWait: .milliseconds(20))) {
+                second.append($0)
+            }
         }
+        #expect(await CoreTestKit.eventually { rt.users.existing("dave")?.admission.waiting == 1 })
+        rt.advance(clock, by: .milliseconds(20))
+        #expect(await detachedWaiter.value() != nil)
         #expect(second.all.first?.error?.code == .overloaded)
         gate.release()
         #expect(await CoreTestKit.eventually { first.count == 1 })
@@ -128,7 +141,7 @@ struct AdmissionTests {
                     }
                 }
                 // Enqueue strictly one after the other.
-                _ = await CoreTestKit.eventually(.seconds(5)) { sem.waiting == i + 1 }
+                _ = await CoreTestKit.eventually { sem.waiting == i + 1 }
             }
             #expect(sem.waiting == 8)
             // No barging while others wait.
@@ -153,11 +166,11 @@ struct AdmissionTests {
                     sem.release()
                 }
             })
-            _ = await CoreTestKit.eventually(.seconds(5)) { sem.waiting == i + 1 }
+            _ = await CoreTestKit.eventually { sem.waiting == i + 1 }
         }
         #expect(!sem.tryAcquire())
         sem.release()
-        #expect(await CoreTestKit.eventually(.seconds(5)) { order.count == 6 })
+        #expect(await CoreTestKit.eventually { order.count == 6 })
         for t in threads { t.join() }
         #expect(order.all == Array(0..<6))
         #expect(sem.held == 0 && sem.waiting == 0)
@@ -180,7 +193,7 @@ struct AdmissionTests {
             }
         }
         // Nobody releases: every wait must end by its own timeout.
-        let allBack = await CoreTestKit.eventually(.seconds(2)) { finished.load(ordering: .relaxed) == 50 }
+        let allBack = await CoreTestKit.eventually { finished.load(ordering: .relaxed) == 50 }
         #expect(allBack, "\(50 - finished.load(ordering: .relaxed)) of 50 waits with a 1 ns timeout never timed out")
         // Unstick any waiter that did not time out so the test ends.
         while finished.load(ordering: .relaxed) < 50 {
@@ -252,7 +265,8 @@ struct AdmissionTests {
     @Test("a run whose task is cancelled while it waits for admission ends cancelled, not overloaded",
           .timeLimit(.minutes(1)))
     func cancelledWhileWaitingIsCancelled() async throws {
-        let rt = CoreTestKit.runtime { $0.perUserLimit = 1 }
+        // On a manual clock the 10 s wait cannot run out first, however slow the machine is.
+        let (rt, _) = CoreTestKit.manualRuntime { $0.perUserLimit = 1 }
         let gate = TestGate()
         try CoreTestKit.agent(rt, "hold") { call, _ in gate.wait(); return call.setResult("1") }
         let first = Recorder<RunResult>()

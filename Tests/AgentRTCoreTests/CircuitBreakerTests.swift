@@ -276,7 +276,7 @@ struct CircuitBreakerTests {
     func cancellationIgnored() async throws {
         let rt = CoreTestKit.runtime(clock: ManualClock())
         try CoreTestKit.agent(rt, "slow") { call, _ in
-            while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
+            CoreTestKit.waitForCancellation(call)
             return .cancelled
         }
         for i in 0..<12 {

@@ -16,6 +16,26 @@ private enum IDField: String, CaseIterable, Sendable {
         case .connectionID: try UserExecutionContext.make(userID: "alice", connectionID: value)
         }
     }
+
+    /// The field's value in a context.
+    func read(_ c: UserExecutionContext) -> String? {
+        switch self {
+        case .userID: c.userID
+        case .sessionID: c.sessionID
+        case .runID: c.runID
+        case .requestID: c.requestID
+        case .connectionID: c.connectionID
+        }
+    }
+}
+
+/// Byte-wise string equality (String == uses canonical equivalence: "é" and "e\u{301}" are equal).
+private func sameBytes(_ a: String?, _ b: String?) -> Bool {
+    switch (a, b) {
+    case (nil, nil): true
+    case (let a?, let b?): a.utf8.elementsEqual(b.utf8)
+    default: false
+    }
 }
 
 /// Values every id field must refuse.
@@ -299,28 +319,66 @@ struct ContextTests {
         }
     }
 
-    @Test("25 concurrent creations get distinct run ids", .timeLimit(.minutes(1)))
+    @Test("8,000 contexts created on 16 threads at once: distinct run ids, and every field is its own",
+          .timeLimit(.minutes(1)))
     func concurrentCreations() async {
-        let made = Recorder<String>()
-        await CoreTestKit.onThreads(25) { i in
-            made.append(try! UserExecutionContext.make(userID: "user-\(i)").runID)
+        let perThread = 500
+        let base: UInt64 = 1_000_000_000
+        let made = Recorder<(Int, Int, UserExecutionContext)>()
+        await CoreTestKit.onThreads(16) { t in
+            for k in 0..<perThread {
+                let ctx = try! UserExecutionContext.make(
+                    userID: "user-\(t)-\(k)", sessionID: "s-\(t)-\(k)", requestID: "req-\(t)-\(k)",
+                    connectionID: "conn-\(t)", metadata: ["thread": "\(t)", "k": "\(k)"],
+                    timeout: .nanoseconds(Int64(k) + 1), now: base + UInt64(t))
+                made.append((t, k, ctx))
+            }
         }
-        #expect(Set(made.all).count == 25)
+        let all = made.all
+        #expect(all.count == 16 * perThread)
+        // Run ids come from one shared generator: compare them as bytes.
+        #expect(Set(all.map { Array($0.2.runID.utf8) }).count == all.count)
+        var wrong: [String] = []
+        for (t, k, c) in all {
+            let ok = sameBytes(c.userID, "user-\(t)-\(k)") && sameBytes(c.sessionID, "s-\(t)-\(k)")
+                && sameBytes(c.requestID, "req-\(t)-\(k)") && sameBytes(c.connectionID, "conn-\(t)")
+                && c.metadata == ["thread": "\(t)", "k": "\(k)"]
+                && c.createdAtNanos == base + UInt64(t) && c.deadlineNanos == base + UInt64(t) + UInt64(k) + 1
+                && c.depth == 0 && c.parent == nil && !c.isCancelled
+            if !ok { wrong.append("thread \(t) #\(k): user \(c.userID), session \(c.sessionID), request \(c.requestID)") }
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) contexts carry fields of another creation: \(wrong.prefix(3))")
     }
 
-    @Test("15 threads validating at once agree with a serial check", .timeLimit(.minutes(1)))
+    @Test("15 threads creating contexts from every good and bad id at once get the serial answers",
+          .timeLimit(.minutes(1)))
     func concurrentValidation() async {
-        let inputs = badValues + goodValues
-        let expected = inputs.map { ContextValidation.problem(with: $0, field: "user_id") }
-        let mismatches = Shared<Int>(0)
-        await CoreTestKit.onThreads(15) { _ in
-            for _ in 0..<20 {
-                for (v, e) in zip(inputs, expected) where ContextValidation.problem(with: v, field: "user_id") != e {
-                    mismatches.add(1, ordering: .relaxed)
+        // Every (field, value) pair, with what a serial make() says: the error message, or the
+        // context's value of that field. Each thread walks the pairs from a different offset, so
+        // at any moment the threads validate different values in different fields.
+        let inputs = IDField.allCases.flatMap { f in (badValues + goodValues).map { (f, $0) } }
+        let expected: [Result<String?, AgentRTError>] = inputs.map { f, v in
+            do throws(AgentRTError) { return .success(f.read(try f.make(v))) } catch { return .failure(error) }
+        }
+        #expect(expected.contains { if case .failure = $0 { true } else { false } })
+        #expect(expected.contains { if case .success = $0 { true } else { false } })
+        let mismatches = Recorder<String>()
+        await CoreTestKit.onThreads(15) { t in
+            for round in 0..<4 {
+                for n in 0..<inputs.count {
+                    let i = (n + t * 37 + round * 11) % inputs.count
+                    let (field, value) = inputs[i]
+                    let got: Result<String?, AgentRTError>
+                    do throws(AgentRTError) { got = .success(field.read(try field.make(value))) } catch { got = .failure(error) }
+                    switch (got, expected[i]) {
+                    case (.success(let a), .success(let b)) where sameBytes(a, b) && sameBytes(a, value): continue
+                    case (.failure(let a), .failure(let b)) where a.code == b.code && sameBytes(a.message, b.message): continue
+                    default: mismatches.append("\(field.rawValue) = \(value.debugDescription): \(got) vs \(expected[i])")
+                    }
                 }
             }
         }
-        #expect(mismatches.load(ordering: .relaxed) == 0)
+        #expect(mismatches.count == 0, "\(mismatches.all.prefix(3))")
     }
 
     @Test("100 rounds of create and clean up leave nothing behind")

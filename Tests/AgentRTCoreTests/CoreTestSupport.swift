@@ -1,14 +1,21 @@
 import Synchronization
 import Testing
 @testable import AgentRTCore
+import AgentRTTesting
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Shared fixtures for the AgentRTCore suites: runtimes with small limits, native-thread races,
-/// gates agents block on, and readers of a user's stream.
+/// Shared fixtures for the AgentRTCore suites: runtimes with small limits (on a manual clock for
+/// every timing test), native-thread races, gates agents block on, and readers of a user's stream.
+///
+/// Timing rule of these suites: time that matters (deadlines, grace periods, heartbeats,
+/// admission waits, idle expiry) is the runtime's clock, moved by the test with
+/// `rt.advance(clock, by:)`. Real time only bounds waits for another thread to reach a point.
 enum CoreTestKit {
     /// A runtime with quiet logs and little spinning (tests run many runtimes side by side).
+    /// The idle sweeper is off unless a test turns it on: its timing is not what most tests are
+    /// about (SessionTests and SessionRegressionTests test it on a manual clock).
     static func runtime(clock: any RuntimeClock = SystemClock(),
                         _ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> Runtime {
         var c = Runtime.Configuration()
@@ -16,8 +23,15 @@ enum CoreTestKit {
         c.callerSpinIterations = 0
         c.workerSpinIterations = 200
         c.initialWorkers = 2
+        c.idleUserExpiry = nil
         configure(&c)
         return Runtime(configuration: c, clock: clock)
+    }
+
+    /// A runtime on a fresh manual clock: nothing times out until the test advances the clock.
+    static func manualRuntime(_ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> (Runtime, ManualClock) {
+        let clock = ManualClock()
+        return (runtime(clock: clock, configure), clock)
     }
 
     /// Registers a closure agent as `plugin.name`.
@@ -71,8 +85,9 @@ enum CoreTestKit {
         for t in threads.withLock({ $0 }) { t.join() }
     }
 
-    /// Polls `condition` every millisecond for at most `timeout`; true once it held.
-    static func eventually(_ timeout: Duration = .seconds(2), _ condition: () -> Bool) async -> Bool {
+    /// Polls `condition` every millisecond for at most `timeout` (a generous bound for another
+    /// thread to get somewhere, never a measurement); true once it held.
+    static func eventually(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
         let deadline = MonotonicTime.nanos() &+ timeout.nanoseconds
         while MonotonicTime.nanos() < deadline {
             if condition() { return true }
@@ -83,6 +98,25 @@ enum CoreTestKit {
 
     /// Sleeps the calling (native) thread.
     static func sleep(ms: Int) { usleep(useconds_t(ms * 1000)) }
+
+    /// Blocks the calling native thread until `condition` holds (polling every 0.2 ms) or `max`
+    /// real time passed; true once it held. For agents and helper threads waiting for a point.
+    @discardableResult
+    static func blockUntil(max: Duration = .seconds(30), _ condition: () -> Bool) -> Bool {
+        let deadline = MonotonicTime.nanos() &+ max.nanoseconds
+        while !condition() {
+            if MonotonicTime.nanos() >= deadline { return false }
+            usleep(200)
+        }
+        return true
+    }
+
+    /// An agent's cooperative wait: returns once its context is cancelled (true) or after `max`
+    /// real time as a safety net for a failing test (false).
+    @discardableResult
+    static func waitForCancellation(_ call: AgentCall, max: Duration = .seconds(30)) -> Bool {
+        blockUntil(max: max) { call.context.isCancelled }
+    }
 
     /// `text` with its first letter upper-cased ("Null").
     static func capitalized(_ text: String) -> String { text.prefix(1).uppercased() + text.dropFirst() }
@@ -101,9 +135,10 @@ final class TestGate: @unchecked Sendable {
     /// Callers that reached `wait` so far.
     var arrived: Int { arrivals.load(ordering: .acquiring) }
 
-    /// Waits until opened or `max` passed; true if opened.
+    /// Waits until opened or `max` passed (a safety net so a failing test cannot hang a worker
+    /// forever; tests always release their gates); true if opened.
     @discardableResult
-    func wait(max: Duration = .seconds(5), orCancelled call: AgentCall? = nil) -> Bool {
+    func wait(max: Duration = .seconds(30), orCancelled call: AgentCall? = nil) -> Bool {
         arrivals.add(1, ordering: .acquiringAndReleasing)
         let deadline = MonotonicTime.nanos() &+ max.nanoseconds
         lock.lock()
@@ -122,6 +157,39 @@ final class TestGate: @unchecked Sendable {
         lock.withLock { open = true }
         cond.broadcast()
     }
+
+    /// Whether `release` was called.
+    var isOpen: Bool { lock.withLock { open } }
+}
+
+/// A blocking job on its own native thread (a `runBlocking`, `callTool` or `shutdown` the test
+/// must not block its own task with), whose value the test awaits.
+final class Background<T: Sendable>: Sendable {
+    private let result: Box<T>
+    private let finished: Shared<Bool>
+    private let thread: NativeThread
+
+    init(_ name: String = "test-background", _ body: @escaping @Sendable () -> T) {
+        let result = Box<T>(), finished = Shared<Bool>(false)
+        self.result = result
+        self.finished = finished
+        thread = NativeThread(name: name) {
+            result.value = body()
+            finished.store(true)
+        }
+    }
+
+    /// True once the job returned.
+    var isDone: Bool { finished.load() }
+
+    /// The job's value once it returned (nil if it did not within `timeout`).
+    func value(_ timeout: Duration = .seconds(30)) async -> T? {
+        guard await CoreTestKit.eventually(timeout, { isDone }) else { return nil }
+        thread.join()
+        return result.value
+    }
+
+    deinit { thread.detach() }
 }
 
 /// Tracks how many callers are inside a section at once, and the most ever seen.

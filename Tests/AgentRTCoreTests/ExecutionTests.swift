@@ -21,7 +21,7 @@ struct ExecutionTests {
             case .agentError: _ = call.setError("it broke"); return .agentError
             case .noResult: return .ok
             case .callerCancel:
-                while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
+                CoreTestKit.waitForCancellation(call)
                 return .cancelled
             }
         }
@@ -200,36 +200,13 @@ struct ExecutionTests {
         #expect(CoreTestKit.data(events[2])["name"] == "mine" && CoreTestKit.data(events[2])["value"] == [1, 2])
     }
 
-    @Test("cooperative timeout ends with timeout near the deadline", .timeLimit(.minutes(1)))
-    func cooperativeTimeout() async throws {
-        let rt = CoreTestKit.runtime { $0.grace = .seconds(5) }
-        let sawCancel = Shared<Bool>(false)
-        try CoreTestKit.agent(rt, "poller") { call, _ in
-            while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
-            sawCancel.store(call.checkCancelled() == .cancelled, ordering: .relaxed)
-            return .cancelled
-        }
-        let r = await rt.run(RunRequest(plugin: "t", agent: "poller", userID: "alice", timeout: .milliseconds(100)))
-        #expect(r.error?.code == .timeout)
-        #expect(sawCancel.load(ordering: .relaxed))
-        #expect(r.duration >= .milliseconds(100))
-        // Honoured cooperatively: well before deadline + grace, and not abandoned.
-        #expect(r.duration < .seconds(3))
-        #expect(rt.stats(plugin: "t", agent: "poller")?.zombies == 0)
-        #expect(r.error?.message.contains("abandoned") == false)
-        let last = CoreTestKit.events(rt, user: "alice").last
-        #expect(last?.kind == .agentFailed)
-        #expect(last.flatMap { CoreTestKit.data($0)["error"]?["code"] } == "timeout")
-        #expect(CoreTestKit.data(CoreTestKit.events(rt, user: "alice")[0])["deadline_ms"]?.int64Value.map { $0 <= 100 && $0 >= 90 } == true)
-    }
-
     @Test("caller cancel ends cancelled with an agent_cancelled event", .timeLimit(.minutes(1)))
     func callerCancel() async throws {
         let rt = CoreTestKit.runtime()
         let started = Shared<Bool>(false)
         try CoreTestKit.agent(rt, "poller") { call, _ in
             started.store(true, ordering: .releasing)
-            while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
+            CoreTestKit.waitForCancellation(call)
             return .cancelled
         }
         #expect(!rt.cancel(runID: "run-nobody-has"))
@@ -250,182 +227,6 @@ struct ExecutionTests {
         task.cancel()
         #expect(await task.value.error?.code == .cancelled)
         #expect(rt.breaker(plugin: "t", agent: "poller").failureRate == 0)
-    }
-
-    @Test("an agent that ignores cancellation is abandoned at deadline + grace; its permit stays held until it returns",
-          .timeLimit(.minutes(1)))
-    func abandonedAgent() async throws {
-        let rt = CoreTestKit.runtime { $0.perUserLimit = 1; $0.grace = .milliseconds(100) }
-        let returned = Shared<Bool>(false)
-        let lateStatuses = Recorder<HostStatus>()
-        // Stuck like an agent in sleep(): it ignores cancellation and returns only when the test
-        // lets it (at most 5 s), so the checks below never race its return.
-        let stuck = TestGate()
-        try CoreTestKit.agent(rt, "stuck") { call, _ in
-            stuck.wait(max: .seconds(5))
-            lateStatuses.append(call.setResult("\"late\""))
-            lateStatuses.append(call.emit(type: "late", data: "{}"))
-            returned.store(true, ordering: .releasing)
-            return .ok
-        }
-        try CoreTestKit.agent(rt, "ok") { call, _ in call.setResult("1") }
-        // The completion runs when the runtime gives up on the call: record whether the agent had returned then.
-        let done = Recorder<(RunResult, Bool)>()
-        rt.runDetached(RunRequest(plugin: "t", agent: "stuck", userID: "alice", timeout: .milliseconds(100))) {
-            done.append(($0, returned.load(ordering: .acquiring)))
-        }
-        #expect(await CoreTestKit.eventually(.seconds(3)) { done.count == 1 })
-        let (r, agentHadReturned) = try #require(done.all.first)
-        #expect(r.error?.code == .timeout)
-        #expect(r.error?.message.contains("abandoned") == true)
-        #expect(r.duration >= .milliseconds(190))
-        #expect(!agentHadReturned, "the caller waited for the stuck agent")
-        // A zombie now: it keeps Alice's only permit.
-        #expect(await CoreTestKit.eventually { rt.stats(plugin: "t", agent: "stuck")?.zombies == 1 })
-        #expect(rt.stats(user: "alice")?.zombies == 1)
-        #expect(rt.users.existing("alice")?.admission.held == 1)
-        #expect(await rt.run(RunRequest(plugin: "t", agent: "ok", userID: "alice")).error?.code == .overloaded)
-        // Other users are not affected.
-        #expect(await rt.run(RunRequest(plugin: "t", agent: "ok", userID: "bob")).isSuccess)
-        stuck.release()
-        // When it really returns, the zombie drains and the permit comes back; its result is discarded.
-        #expect(await CoreTestKit.eventually(.seconds(3)) { rt.stats(plugin: "t", agent: "stuck")?.zombies == 0 })
-        #expect(await CoreTestKit.eventually { rt.users.existing("alice")?.admission.held == 0 })
-        #expect(returned.load(ordering: .acquiring))
-        #expect(lateStatuses.all == [.staleHandle, .staleHandle])
-        #expect(rt.counters.zombiesReturned.load(ordering: .relaxed) == 1)
-        #expect(rt.counters.lateResults.load(ordering: .relaxed) == 1)
-        #expect(rt.stats(user: "alice")?.zombies == 0)
-        let events = CoreTestKit.events(rt, user: "alice", run: r.runID)
-        #expect(events.map(\.kind) == [.agentStarted, .agentFailed])
-        #expect(await rt.run(RunRequest(plugin: "t", agent: "ok", userID: "alice")).isSuccess)
-    }
-
-    @Test("an agent with too many zombies is quarantined until they drain", .timeLimit(.minutes(1)))
-    func quarantine() async throws {
-        let rt = CoreTestKit.runtime { $0.quarantineThreshold = 0; $0.grace = .milliseconds(50) }
-        let release = TestGate()
-        try CoreTestKit.agent(rt, "stuck") { call, input in
-            if input == "{\"hang\":true}" { release.wait() }
-            return call.setResult("1")
-        }
-        let r = await rt.run(RunRequest(plugin: "t", agent: "stuck", userID: "alice", input: "{\"hang\":true}", timeout: .milliseconds(50)))
-        #expect(r.error?.code == .timeout)
-        let q = await rt.run(RunRequest(plugin: "t", agent: "stuck", userID: "bob"))
-        #expect(q.error?.code == .quarantined)
-        #expect(q.error?.message.contains("quarantined") == true)
-        release.release()
-        #expect(await CoreTestKit.eventually { rt.stats(plugin: "t", agent: "stuck")?.zombies == 0 })
-        #expect(await rt.run(RunRequest(plugin: "t", agent: "stuck", userID: "bob")).isSuccess)
-    }
-
-    /// How an agent proves it is alive.
-    enum Liveness: String, CaseIterable, Sendable { case heartbeatWithDetails, bareHeartbeat, emit }
-
-    @Test("an agent that shows life every 20 ms survives a 100 ms heartbeat timeout", .timeLimit(.minutes(1)),
-          arguments: Liveness.allCases)
-    func heartbeatKeepsAlive(_ how: Liveness) async throws {
-        let rt = CoreTestKit.runtime()
-        try CoreTestKit.agent(rt, "busy") { call, _ in
-            for i in 0..<15 {
-                switch how {
-                case .heartbeatWithDetails: _ = call.heartbeat(details: "step \(i)")
-                case .bareHeartbeat: _ = call.heartbeat(details: "")
-                case .emit: _ = call.emit(type: "progress", data: "\(i)")
-                }
-                CoreTestKit.sleep(ms: 20)
-            }
-            return call.setResult("\"done\"")
-        }
-        let r = await rt.run(RunRequest(plugin: "t", agent: "busy", userID: "alice", timeout: .seconds(10),
-                                        heartbeatTimeout: .milliseconds(100)))
-        #expect(r.resultJSON == "\"done\"", "\(r.error?.description ?? "")")
-        if how == .heartbeatWithDetails {
-            let notes = CoreTestKit.events(rt, user: "alice").filter { $0.kind == .agentThinking }
-            #expect(notes.count == 15)
-            #expect(notes.first.flatMap { CoreTestKit.data($0)["kind"] } == "status")
-        }
-    }
-
-    @Test("a silent agent gets no_heartbeat carrying the last heartbeat's details", .timeLimit(.minutes(1)))
-    func silenceKills() async throws {
-        let rt = CoreTestKit.runtime()
-        try CoreTestKit.agent(rt, "silent") { call, _ in
-            _ = call.heartbeat(details: "loaded the model")
-            while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
-            return .cancelled
-        }
-        let r = await rt.run(RunRequest(plugin: "t", agent: "silent", userID: "alice", timeout: .seconds(10),
-                                        heartbeatTimeout: .milliseconds(100)))
-        #expect(r.error?.code == .noHeartbeat)
-        #expect(r.error?.message.contains("loaded the model") == true)
-        #expect(r.duration >= .milliseconds(100) && r.duration < .seconds(5))
-        let last = CoreTestKit.events(rt, user: "alice").last
-        #expect(last.flatMap { CoreTestKit.data($0)["error"]?["code"] } == "no_heartbeat")
-        // A death counts as a failure for the breaker.
-        #expect(rt.breaker(plugin: "t", agent: "silent").failureRate == 1)
-    }
-
-    @Test("heartbeat timeout 0 disables death detection", .timeLimit(.minutes(1)))
-    func heartbeatZeroDisables() async throws {
-        let rt = CoreTestKit.runtime { $0.defaultHeartbeatTimeout = .milliseconds(50) }
-        try CoreTestKit.agent(rt, "silent") { call, _ in
-            for _ in 0..<250 {
-                if call.context.isCancelled { return .cancelled }
-                CoreTestKit.sleep(ms: 1)
-            }
-            return call.setResult("1")
-        }
-        let r = await rt.run(RunRequest(plugin: "t", agent: "silent", userID: "alice", timeout: .seconds(10), heartbeatTimeout: .zero))
-        #expect(r.isSuccess, "\(r.error?.description ?? "")")
-        // The configured default applies when the request does not say.
-        let d = await rt.run(RunRequest(plugin: "t", agent: "silent", userID: "alice", timeout: .seconds(10)))
-        #expect(d.error?.code == .noHeartbeat)
-    }
-
-    @Test("the heartbeat timeout is capped at the deadline", .timeLimit(.minutes(1)))
-    func heartbeatCappedAtDeadline() async throws {
-        let rt = CoreTestKit.runtime()
-        try CoreTestKit.agent(rt, "silent") { call, _ in
-            while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
-            return .cancelled
-        }
-        let r = await rt.run(RunRequest(plugin: "t", agent: "silent", userID: "alice", timeout: .milliseconds(100),
-                                        heartbeatTimeout: .seconds(30)))
-        #expect(r.error?.code == .timeout)
-        #expect(r.duration < .seconds(5))
-    }
-
-    @Test("2x cores hung calls do not stop other users' calls or timers", .timeLimit(.minutes(1)))
-    func hungCallsDoNotStarveOthers() async throws {
-        let rt = CoreTestKit.runtime { $0.grace = .milliseconds(100); $0.initialWorkers = 2 }
-        let release = TestGate()
-        try CoreTestKit.agent(rt, "hang") { call, _ in
-            release.wait(max: .seconds(10))   // ignores cancellation
-            return call.setResult("1")
-        }
-        try CoreTestKit.agent(rt, "quick") { call, _ in call.setResult("\"\(call.context.userID)\"") }
-        try CoreTestKit.agent(rt, "poller") { call, _ in
-            while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
-            return .cancelled
-        }
-        let hung = Recorder<RunResult>()
-        for _ in 0..<4 {
-            rt.runDetached(RunRequest(plugin: "t", agent: "hang", userID: "hog", timeout: .milliseconds(100))) { hung.append($0) }
-        }
-        #expect(await CoreTestKit.eventually { release.arrived == 4 })
-        // Every worker the pool started with is stuck; other users are still served at once.
-        for i in 0..<10 {
-            #expect(await rt.run(RunRequest(plugin: "t", agent: "quick", userID: "other-\(i)")).resultJSON == "\"other-\(i)\"")
-        }
-        // Timers still fire: a cooperative call times out, and the hung calls are abandoned on time.
-        let timed = await rt.run(RunRequest(plugin: "t", agent: "poller", userID: "timer-user", timeout: .milliseconds(100)))
-        #expect(timed.error?.code == .timeout)
-        #expect(timed.duration < .seconds(2))
-        #expect(await CoreTestKit.eventually { hung.count == 4 })
-        #expect(hung.all.allSatisfy { $0.error?.code == .timeout })
-        release.release()
-        #expect(await CoreTestKit.eventually { rt.stats(plugin: "t", agent: "hang")?.zombies == 0 })
     }
 
     @Test("runBlocking works from a host thread")

@@ -39,19 +39,40 @@ struct IsolationTests {
         let runsByUser = Locked<[String: Set<String>]>([:])
         let results = Recorder<(String, RunResult)>()
         var midReport: JSONValue? = nil
+        var midTables: [(table: String, run: String, owner: String)] = []
         for round in 0..<3 {
             for (i, u) in users.enumerated() {
                 let id = rt.runDetached(RunRequest(plugin: "t", agent: "own", userID: u, sessionID: "s-\(round % 2)")) {
                     results.append((u, $0))
                 }
                 runsByUser.withLock { _ = $0[u, default: []].insert(id) }
-                if round == 1 && i == 500 { midReport = rt.isolationReport() }
+                if round == 1 && i == 500 {
+                    // Mid-flight: what every user's in-flight table holds, and what the report says.
+                    midReport = rt.isolationReport()
+                    for state in rt.users.all {
+                        state.lock.withLock {
+                            for (run, call) in state.inFlight { midTables.append((state.userID, run.string, call.context.userID)) }
+                        }
+                    }
+                }
             }
         }
         #expect(await CoreTestKit.eventually(.seconds(30)) { results.count == 3000 })
+        // Every run in a user's table is one of that user's runs, for a call of that user.
+        let issued = runsByUser.withLock { $0 }
+        for (table, run, owner) in midTables {
+            #expect(table.utf8.elementsEqual(owner.utf8), "\(table)'s table holds run \(run) of \(owner)")
+            #expect(issued[table]?.contains(run) == true, "\(table)'s table holds run \(run), which \(table) never started")
+        }
         let mid = try #require(midReport)
         #expect(mid["cross_user_events_refused"] == 0)
         #expect(mid["violations"] == [])
+        for entry in mid["users"]?.arrayValue ?? [] {
+            let user = entry["user_id"]?.stringValue ?? ""
+            for run in entry["in_flight_runs"]?.arrayValue?.compactMap(\.stringValue) ?? [] {
+                #expect(issued[user]?.contains(run) == true, "the report lists run \(run) under \(user)")
+            }
+        }
 
         for (u, r) in results.all {
             #expect(r.resultJSON?.hasPrefix("\"\(u)/s-") == true, "\(u) got \(r.resultJSON ?? r.error!.description)")
@@ -70,7 +91,8 @@ struct IsolationTests {
                     #expect(v?["user"]?.stringValue == u && v?["owner"]?.stringValue == u)
                 }
             }
-            #expect(Set(events.map(\.seq)).count == events.count)
+            // The user's own stream, complete and in order: seq 1...12 with no gap.
+            #expect(events.map(\.seq) == Array(1...12), "\(u)'s seqs: \(events.map(\.seq))")
         }
         #expect(total == 12_000)
         #expect(impl.opens.load(ordering: .relaxed) == 2000)
@@ -84,7 +106,8 @@ struct IsolationTests {
 
     @Test("runs and events of two users never mix under concurrent async load", .timeLimit(.minutes(1)))
     func twoUsersConcurrently() async throws {
-        let rt = CoreTestKit.runtime { $0.perUserLimit = 8; $0.admissionWait = .seconds(10) }
+        // On a manual clock the admission waits never run out, however loaded the machine is.
+        let (rt, _) = CoreTestKit.manualRuntime { $0.perUserLimit = 8; $0.admissionWait = .seconds(10) }
         try CoreTestKit.agent(rt, "echo") { call, _ in
             _ = call.emit(type: "who", data: "\"\(call.context.userID)\"")
             return call.setResult("\"\(call.context.userID)\"")

@@ -14,12 +14,14 @@ private let addSchema: JSONValue = [
 /// the tool named in its input's `tool` with the input's `args` and reports status and result.
 private final class ToolFixture: @unchecked Sendable {
     let rt: Runtime
+    /// The runtime's clock: tool timeouts and the caller's deadline move only with it.
+    let clock = ManualClock()
     let addCalls = Shared<Int>(0)
     let statuses = Recorder<HostStatus>()
     let results = Recorder<ToolCallResult?>()
 
     init(_ configure: (inout Runtime.Configuration) -> Void = { _ in }) throws {
-        rt = CoreTestKit.runtime(clock: ManualClock(), configure)
+        rt = CoreTestKit.runtime(clock: clock, configure)
         try rt.tools.register(ToolDescriptor(plugin: "t", name: "add", description: "adds", inputSchema: addSchema, kind: .host),
                               implementation: ClosureTool { [addCalls] _, args in
             addCalls.add(1, ordering: .relaxed)
@@ -144,26 +146,39 @@ struct ToolDispatcherTests {
     @Test("a tool that outlives its timeout is a timeout", .timeLimit(.minutes(1)), arguments: [false, true])
     func toolTimeout(_ cooperative: Bool) async throws {
         let f = try ToolFixture()
-        let iterations = Shared<Int>(0)
+        let entered = Shared<Bool>(false)
+        let sawCancel = Shared<Bool>(false)
+        let captured = Box<AgentCall>()
+        let finish = TestGate()
         try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "slow", inputSchema: ["type": "object"], kind: .host,
                                                defaultTimeout: .milliseconds(50)),
                                 implementation: ClosureTool { call, _ in
-            for _ in 0..<200 {
-                if cooperative && call.context.isCancelled { break }
-                CoreTestKit.sleep(ms: 1)
-                iterations.add(1)
+            captured.value = call
+            entered.store(true)
+            if cooperative {
+                sawCancel.store(CoreTestKit.waitForCancellation(call))
+            } else {
+                finish.wait()   // ignores cancellation; returns when the test says, after its deadline
             }
             return .result("\"too late\"")
         })
-        let r = await f.call("t.slow", "{}", timeout: .seconds(10))
+        async let run = f.call("t.slow", "{}", timeout: .seconds(10))
+        #expect(await CoreTestKit.eventually { entered.load() })
+        f.rt.advance(f.clock, by: .milliseconds(50) - .nanoseconds(1))
+        #expect(captured.value?.context.isCancelled == false, "the tool was cancelled before its 50 ms timeout")
+        f.rt.advance(f.clock, by: .nanoseconds(1))
+        #expect(captured.value?.context.isCancelled == true, "the tool's own deadline did not cancel it")
+        finish.release()
+        let r = await run
+        // The caller (10 s deadline) is unaffected and gets the tool's timeout as a status.
         #expect(r.isSuccess)
         #expect(f.statuses.all == [.timeout])
         #expect(f.results.all == [nil])
         let pair = try #require(checkPairs(f.events(r)).first)
-        #expect(CoreTestKit.data(pair.executing)["timeout_ms"]?.int64Value.map { $0 <= 50 } == true)
+        #expect(CoreTestKit.data(pair.executing)["timeout_ms"]?.int64Value == 50)
         #expect(CoreTestKit.data(pair.completed)["error"]?["code"] == "timeout")
-        // A cooperative tool stops when cancelled at its deadline instead of running all 200 steps.
-        if cooperative { #expect(iterations.load() < 200) }
+        // A cooperative tool stops when cancelled at its deadline.
+        if cooperative { #expect(sawCancel.load()) }
     }
 
     @Test("a tool whose breaker opened is refused with circuit_open", .timeLimit(.minutes(1)))
@@ -243,7 +258,7 @@ struct ToolDispatcherTests {
         let hang = TestGate()
         try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "hang", inputSchema: ["type": "object"], kind: .host),
                                 implementation: ClosureTool { _, _ in
-            hang.wait(max: .seconds(5))  // ignores cancellation
+            hang.wait()  // ignores cancellation
             returned.store(true, ordering: .releasing)
             return .result("1")
         })
@@ -252,9 +267,14 @@ struct ToolDispatcherTests {
                                     input: "{\"tool\":\"t.hang\",\"args\":\"{}\"}", timeout: .milliseconds(100))) {
             done.append(($0, returned.load(ordering: .acquiring)))
         }
-        #expect(await CoreTestKit.eventually(.seconds(3)) { done.count == 1 })
+        #expect(await CoreTestKit.eventually { hang.arrived == 1 })
+        f.rt.advance(f.clock, by: .milliseconds(100))   // the caller's deadline: cancelled, ignored
+        #expect(f.rt.stats(plugin: "t", agent: "caller")?.zombies == 0)
+        f.rt.advance(f.clock, by: .milliseconds(50))    // deadline + grace: abandoned
+        #expect(await CoreTestKit.eventually { done.count == 1 })
         let (r, toolHadReturned) = try #require(done.all.first)
         #expect(r.error?.code == .timeout)
+        #expect(r.error?.message.contains("abandoned") == true)
         #expect(!toolHadReturned, "the caller waited for the hung tool")
         hang.release()
         #expect(await CoreTestKit.eventually { returned.load(ordering: .acquiring) && f.rt.stats(plugin: "t", agent: "caller")?.zombies == 0 })
@@ -268,17 +288,31 @@ struct ToolDispatcherTests {
           .timeLimit(.minutes(1)))
     func toolGraceOnParentDeadline() async throws {
         let f = try ToolFixture { $0.grace = .seconds(2) }
+        let entered = Shared<Bool>(false)
+        let sawCancel = Shared<Bool>(false)
+        let tidy = TestGate()
         let afterCancel = Box<HostStatus>()
         try f.rt.tools.register(ToolDescriptor(plugin: "t", name: "coop", inputSchema: ["type": "object"], kind: .host),
                                 implementation: ClosureTool { call, _ in
-            while !call.context.isCancelled { CoreTestKit.sleep(ms: 1) }
-            CoreTestKit.sleep(ms: 30)  // tidying up, well within the grace period
+            entered.store(true)
+            sawCancel.store(CoreTestKit.waitForCancellation(call))
+            tidy.wait()  // tidying up, until the test has moved the clock to the end of the grace period
             afterCancel.value = call.heartbeat(details: "cleaning up")
             return .result("1")
         })
-        _ = await f.call("t.coop", "{}", timeout: .milliseconds(100))
+        async let run = f.call("t.coop", "{}", timeout: .milliseconds(100))
+        #expect(await CoreTestKit.eventually { entered.load() })
+        f.rt.advance(f.clock, by: .milliseconds(100))
+        #expect(await CoreTestKit.eventually { tidy.arrived == 1 })
+        #expect(sawCancel.load(), "the caller's deadline did not reach the tool")
+        // Still inside the grace period (1 ns before its end): the handle must still work.
+        f.rt.advance(f.clock, by: .seconds(2) - .nanoseconds(1))
+        tidy.release()
+        let r = await run
         #expect(f.statuses.all == [.timeout])
         #expect(afterCancel.value == .cancelled, "the tool's handle went stale at the deadline instead of after the grace period")
+        #expect(r.error?.code == .timeout)
+        #expect(r.error?.message.contains("abandoned") == false)
     }
 
     @Test("host tool calls through the runtime")

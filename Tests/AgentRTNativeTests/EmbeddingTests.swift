@@ -43,19 +43,21 @@ struct ProcessOutcome: CustomStringConvertible {
     }
 }
 
-/// Mutable state shared by the tests of this file, behind a lock.
+/// Builds shared by the embedding tests: each key is built once per test process, by a task
+/// every later caller awaits (no thread blocks while the compiler runs).
 final class EmbeddingBuilds: @unchecked Sendable {
     private let lock = NSLock()
-    private var built: [String: Result<String, EmbeddingError>] = [:]
+    private var built: [String: Task<String, any Error>] = [:]
 
-    /// Builds `key` once per test process; later calls return the first outcome.
-    func once(_ key: String, _ build: () throws(EmbeddingError) -> String) throws -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        if let done = built[key] { return try done.get() }
-        let result = Result { () throws(EmbeddingError) -> String in try build() }
-        built[key] = result
-        return try result.get()
+    /// The first outcome of building `key`.
+    func once(_ key: String, _ build: @escaping @Sendable () async throws -> String) async throws -> String {
+        let task: Task<String, any Error> = lock.withLock {
+            if let t = built[key] { return t }
+            let t = Task { try await build() }
+            built[key] = t
+            return t
+        }
+        return try await task.value
     }
 }
 
@@ -114,8 +116,9 @@ enum EmbeddingEnv {
     static let builds = EmbeddingBuilds()
 
     /// Runs a program to completion (killing it after `timeout`), capturing stdout and stderr.
+    /// Suspends while it runs: a C host taking many seconds never holds a cooperative thread.
     static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(100),
-                    environment: [String: String]? = nil) throws -> ProcessOutcome {
+                    environment: [String: String]? = nil) async throws -> ProcessOutcome {
         let id = UUID().uuidString
         let outURL = scratch.appendingPathComponent("out-\(id).txt")
         let errURL = scratch.appendingPathComponent("err-\(id).txt")
@@ -144,7 +147,7 @@ enum EmbeddingEnv {
                 kill(process.processIdentifier, SIGKILL)
                 break
             }
-            usleep(10_000)
+            try? await Task.sleep(for: .milliseconds(10))
         }
         process.waitUntilExit()
         try? out.close()
@@ -157,26 +160,26 @@ enum EmbeddingEnv {
     }
 
     /// `cc` from PATH (through /usr/bin/env), as a host author would call it.
-    static func cc(_ arguments: [String]) throws(EmbeddingError) {
+    static func cc(_ arguments: [String]) async throws(EmbeddingError) {
         let outcome: ProcessOutcome
-        do { outcome = try run("/usr/bin/env", ["cc"] + arguments, timeout: .seconds(90)) } catch {
+        do { outcome = try await run("/usr/bin/env", ["cc"] + arguments, timeout: .seconds(90)) } catch {
             throw EmbeddingError("cannot run cc: \(error)")
         }
         guard outcome.succeeded else { throw EmbeddingError("compilation failed: \(outcome)") }
     }
 
     /// A C plugin built like any third-party plugin: `cc -std=c99 -shared -fPIC -fvisibility=hidden`.
-    static func plugin(_ name: String, source: String) throws -> String {
-        try builds.once("plugin:\(name)") { () throws(EmbeddingError) -> String in
+    static func plugin(_ name: String, source: String) async throws -> String {
+        try await builds.once("plugin:\(name)") {
             let output = scratch.appendingPathComponent("lib\(name).so").path
-            try cc(["-std=c99", "-shared", "-fPIC", "-fvisibility=hidden", "-I", include,
+            try await cc(["-std=c99", "-shared", "-fPIC", "-fvisibility=hidden", "-I", include,
                     repository.appendingPathComponent(source).path, "-o", output])
             return output
         }
     }
 
-    static func basics() throws -> String { try plugin("basics", source: "plugins/c-basics/basics.c") }
-    static func guards() throws -> String { try plugin("guards", source: "plugins/c-guards/guards.c") }
+    static func basics() async throws -> String { try await plugin("basics", source: "plugins/c-basics/basics.c") }
+    static func guards() async throws -> String { try await plugin("guards", source: "plugins/c-guards/guards.c") }
 
     /// Whether libAgentRT.so was built with ThreadSanitizer (`swift build --sanitize=thread`).
     static let libraryUsesTSan = libraryMentions("__tsan_init")
@@ -196,8 +199,8 @@ enum EmbeddingEnv {
     /// Against a sanitizer build (TSan or ASan) the host is compiled with the Swift toolchain's
     /// clang and the same `-fsanitize=`, so the C API runs under that sanitizer too (its runtime
     /// must be the first library the process loads).
-    static func host(_ name: String, source: URL, products: URL) throws -> String {
-        try builds.once("host:\(name)") { () throws(EmbeddingError) -> String in
+    static func host(_ name: String, source: URL, products: URL) async throws -> String {
+        try await builds.once("host:\(name)") {
             let output = scratch.appendingPathComponent(name).path
             let common = ["-std=c11", "-I", include, source.path, "-L", products.path, "-lAgentRT",
                           "-Wl,-rpath,\(products.path)", "-lpthread", "-o", output]
@@ -205,13 +208,13 @@ enum EmbeddingEnv {
                 let swiftLib = toolchainLibDirectory
                 let outcome: ProcessOutcome
                 do {
-                    outcome = try run("/usr/bin/env", ["clang", "-fsanitize=\(sanitizer)"] + common
+                    outcome = try await run("/usr/bin/env", ["clang", "-fsanitize=\(sanitizer)"] + common
                                       + ["-L", swiftLib, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath,\(swiftLib)"],
                                       timeout: .seconds(90))
                 } catch { throw EmbeddingError("cannot run clang: \(error)") }
                 guard outcome.succeeded else { throw EmbeddingError("compilation failed: \(outcome)") }
             } else {
-                try cc(common)
+                try await cc(common)
             }
             return output
         }
@@ -252,12 +255,12 @@ struct EmbeddingTests {
     }
 
     @Test("examples/c-host runs basics.delegate for 4 users with host.multiply", .timeLimit(.minutes(2)))
-    func cHostExample() throws {
+    func cHostExample() async throws {
         let products = try EmbeddingEnv.requireProducts()
-        let basics = try EmbeddingEnv.basics()
-        let host = try EmbeddingEnv.host(
+        let basics = try await EmbeddingEnv.basics()
+        let host = try await EmbeddingEnv.host(
             "c-host", source: EmbeddingEnv.repository.appendingPathComponent("examples/c-host/host.c"), products: products)
-        let outcome = try EmbeddingEnv.run(host, [basics])
+        let outcome = try await EmbeddingEnv.run(host, [basics])
         #expect(outcome.succeeded, "\(outcome)")
         #expect(outcome.stdout.contains("OK: every user saw only their own events"), "\(outcome)")
         // The plugin's calls reached the host's tool with its bound user data (host.c checks the magic).
@@ -267,25 +270,25 @@ struct EmbeddingTests {
     @Test("examples/python-host drives the library through ctypes", .timeLimit(.minutes(2)),
           .enabled(if: EmbeddingEnv.python != nil, "python3 is not installed"),
           .enabled(if: EmbeddingEnv.librarySanitizer == nil, "a sanitizer build of libAgentRT.so cannot load into python3"))
-    func pythonHostExample() throws {
+    func pythonHostExample() async throws {
         let products = try EmbeddingEnv.requireProducts()
         let python = try #require(EmbeddingEnv.python)
-        let basics = try EmbeddingEnv.basics()
+        let basics = try await EmbeddingEnv.basics()
         let script = EmbeddingEnv.repository.appendingPathComponent("examples/python-host/host.py").path
-        let outcome = try EmbeddingEnv.run(python, [script, products.appendingPathComponent("libAgentRT.so").path, basics])
+        let outcome = try await EmbeddingEnv.run(python, [script, products.appendingPathComponent("libAgentRT.so").path, basics])
         #expect(outcome.succeeded, "\(outcome)")
         #expect(outcome.stdout.contains("OK: every user saw only their own events"), "\(outcome)")
     }
 
     @Test("misuse returns the documented status, never a crash (Fixtures/capi/misuse.c)", .timeLimit(.minutes(2)),
           arguments: misuseSections)
-    func misuse(section: String) throws {
+    func misuse(section: String) async throws {
         let products = try EmbeddingEnv.requireProducts()
-        let basics = try EmbeddingEnv.basics()
-        let guards = try EmbeddingEnv.guards()
-        let program = try EmbeddingEnv.host(
+        let basics = try await EmbeddingEnv.basics()
+        let guards = try await EmbeddingEnv.guards()
+        let program = try await EmbeddingEnv.host(
             "misuse", source: EmbeddingEnv.capiFixtures.appendingPathComponent("misuse.c"), products: products)
-        let outcome = try EmbeddingEnv.run(program, [basics, guards, section])
+        let outcome = try await EmbeddingEnv.run(program, [basics, guards, section])
         guard outcome.succeeded else {
             Issue.record(Comment(rawValue: "\(outcome.failureLine ?? "misuse \(section) did not pass")\n\(outcome)"))
             return
@@ -295,13 +298,13 @@ struct EmbeddingTests {
 
     @Test("8 threads x 200 runs with subscription churn and random cancels (Fixtures/capi/stress.c)",
           .timeLimit(.minutes(2)))
-    func stress() throws {
+    func stress() async throws {
         let products = try EmbeddingEnv.requireProducts()
-        let basics = try EmbeddingEnv.basics()
-        let guards = try EmbeddingEnv.guards()
-        let program = try EmbeddingEnv.host(
+        let basics = try await EmbeddingEnv.basics()
+        let guards = try await EmbeddingEnv.guards()
+        let program = try await EmbeddingEnv.host(
             "stress", source: EmbeddingEnv.capiFixtures.appendingPathComponent("stress.c"), products: products)
-        let outcome = try EmbeddingEnv.run(program, [basics, guards])
+        let outcome = try await EmbeddingEnv.run(program, [basics, guards])
         guard outcome.succeeded else {
             Issue.record(Comment(rawValue: "\(outcome.failureLine ?? "stress did not pass")\n\(outcome)"))
             return

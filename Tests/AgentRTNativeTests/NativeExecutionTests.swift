@@ -9,25 +9,15 @@ import Glibc
 #endif
 
 // The real native path end to end: C fixture plugins from Fixtures/exec (compiled by the test
-// with the plugin author's command line), loaded with Runtime.load(path:), run through every
-// guard on the runtime's worker threads. Timing checks are only ever "before X", with at least
-// 3x slack, never performance.
+// with the plugin author's command line), loaded with Runtime.load(path:), run on the runtime's
+// worker threads: handles, results, emits, tools, the Swift plugin and isolation. The timing
+// guards are in NativeGuardTests. No check measures real time.
 
-private typealias GuardsProbeFn = @convention(c) (Int32, Int32) -> Int32
 private typealias HandlesProbeFn = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, Int32) -> Int32
 private typealias HandlesStoredFn = @convention(c) (Int32) -> OpaquePointer?
 private typealias HandlesLeakFn = @convention(c) (Int32, Int32) -> Int32
 private typealias ToolsAddCallsFn = @convention(c) () -> Int32
 
-/// What exec_guards_probe reports (see exec_guards.c).
-private enum GuardsProbe: Int32 {
-    case entered = 0, returned = 1, lateResult = 2, lateEmit = 3, lateCancel = 4, sleeping = 5
-}
-
-private func guardsProbe(_ path: String) throws -> (Int32, GuardsProbe) -> Int32 {
-    let fn = unsafeBitCast(try ExecFixtures.symbol(path, "exec_guards_probe"), to: GuardsProbeFn.self)
-    return { slot, what in fn(slot, what.rawValue) }
-}
 
 /// The host functions exec_handles_probe calls, in order.
 private let hostFunctionNames = ["user_id", "session_id", "run_id", "metadata", "is_cancelled", "remaining_ms",
@@ -44,257 +34,9 @@ private func statusNames(_ statuses: [Int32]) -> String {
         .joined(separator: " ")
 }
 
-private func request(_ plugin: String, _ agent: String, user: String, input: String = "{}",
-                     timeout: Duration? = nil, heartbeat: Duration? = nil,
-                     metadata: [String: String] = [:]) -> RunRequest {
-    RunRequest(plugin: plugin, agent: agent, userID: user, input: input, timeout: timeout,
-               heartbeatTimeout: heartbeat, metadata: metadata)
-}
-
-/// Checks the envelope rules for one run in a user's stream: agent_started first, exactly one
-/// terminal event, and nothing of the run (or of its tool calls) after that terminal event.
-private func expectWellFormedRun(_ events: [Event], runID: String, terminal: Event.Kind,
-                                 sourceLocation: SourceLocation = #_sourceLocation) {
-    let ofRun = events.filter { $0.runID == runID || $0.parentRunID == runID }
-    #expect(ofRun.first?.kind == .agentStarted, "first event of \(runID): \(String(describing: ofRun.first?.kind))",
-            sourceLocation: sourceLocation)
-    let terminals = ofRun.filter { $0.kind.isTerminal }
-    #expect(terminals.count == 1, "terminal events of \(runID): \(terminals.map(\.kind))", sourceLocation: sourceLocation)
-    #expect(terminals.first?.kind == terminal, sourceLocation: sourceLocation)
-    if let t = terminals.first {
-        let after = ofRun.filter { $0.seq > t.seq }
-        #expect(after.isEmpty, "events of \(runID) after its terminal event: \(after.map(\.json))",
-                sourceLocation: sourceLocation)
-    }
-}
-
-/// A user's stream has strictly increasing seq values with no gaps.
-private func expectContiguous(_ events: [Event], sourceLocation: SourceLocation = #_sourceLocation) {
-    let seqs = events.map(\.seq)
-    for (a, b) in zip(seqs, seqs.dropFirst()) where b != a + 1 {
-        Issue.record("seq jumps from \(a) to \(b)", sourceLocation: sourceLocation)
-        return
-    }
-}
 
 @Suite("NativeExecution", .serialized)
 struct NativeExecutionTests {
-    // MARK: - Timeouts
-
-    @Test("a C agent stuck in nanosleep is abandoned at deadline + grace; its permit stays held until it returns")
-    func stubbornAgentIsAbandoned() async throws {
-        let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime {
-            $0.perUserLimit = 1
-            $0.grace = .milliseconds(100)
-        }
-        try runtime.load(path: path)
-        let probe = try guardsProbe(path)
-        let log = EventLog(runtime, user: "alice")
-        defer { log.cancel() }
-        let lateResults0 = runtime.counters.lateResults.load(ordering: .relaxed)
-        let lateEvents0 = runtime.counters.lateEvents.load(ordering: .relaxed)
-        let slot: Int32 = 1
-
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let hung = await runtime.run(request("exec_guards", "sleeper", user: "alice", input: #"{"ms":800,"slot":1}"#,
-                                             timeout: .milliseconds(100)))
-        let elapsed = clock.now - t0
-        #expect(hung.error?.code == .timeout, "outcome: \(hung.outcome)")
-        #expect(hung.error?.message.contains("abandoned") == true, "message: \(hung.error?.message ?? "")")
-        #expect(elapsed >= .milliseconds(195), "timeout after \(elapsed), before deadline + grace")
-        #expect(elapsed < .milliseconds(600), "timeout after \(elapsed); the C call sleeps 800 ms")
-        #expect(probe(slot, .entered) == 1)
-        #expect(probe(slot, .returned) == 0, "the C function must still be sleeping when the caller gets timeout")
-
-        // The abandoned call still holds alice's only admission permit.
-        let second = await runtime.run(request("exec_guards", "quick", user: "alice"))
-        #expect(second.error?.code == .overloaded, "outcome: \(second.outcome)")
-        #expect(probe(slot, .returned) == 0, "the overloaded refusal must happen while the zombie still sleeps")
-        let zombieSeen = await eventually { runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 1 }
-        #expect(zombieSeen, "the abandoned call is counted as a zombie")
-        // Another user is not affected.
-        let bob = await runtime.run(request("exec_guards", "quick", user: "bob"))
-        #expect(bob.isSuccess, "outcome: \(bob.outcome)")
-
-        // When the C function finally returns, the permit is released.
-        let returned = await eventually(timeout: .seconds(10)) { probe(slot, .returned) == 1 }
-        try #require(returned, "the sleeper never returned")
-        let released = await eventually { runtime.stats(user: "alice")?.inFlight == 0 }
-        #expect(released, "alice's in-flight count drops once the zombie returned")
-        let third = await runtime.run(request("exec_guards", "quick", user: "alice"))
-        #expect(third.isSuccess, "after the zombie returned alice is admitted again: \(third.outcome)")
-        #expect(runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 0)
-        #expect(runtime.counters.zombiesReturned.load(ordering: .relaxed) >= 1)
-
-        // Its late set_result and emit were discarded and counted.
-        #expect(probe(slot, .lateResult) == HostStatus.staleHandle.rawValue)
-        #expect(probe(slot, .lateEmit) == HostStatus.staleHandle.rawValue)
-        #expect(probe(slot, .lateCancel) == HostStatus.staleHandle.rawValue)
-        #expect(runtime.counters.lateResults.load(ordering: .relaxed) > lateResults0)
-        #expect(runtime.counters.lateEvents.load(ordering: .relaxed) > lateEvents0)
-
-        let events = await log.collectRun(hung.runID)
-        expectWellFormedRun(events, runID: hung.runID, terminal: .agentFailed)
-        expectContiguous(events)
-        #expect(!events.contains { $0.customName == "late_note" }, "a late emit reached a subscriber")
-        let failed = events.first { $0.runID == hung.runID && $0.kind == .agentFailed }
-        #expect(failed?.data["error"]?["code"]?.stringValue == "timeout")
-    }
-
-    @Test("a cooperative C agent polling is_cancelled returns at the deadline with timeout")
-    func cooperativeAgentStopsAtDeadline() async throws {
-        let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime { $0.grace = .seconds(3) }
-        try runtime.load(path: path)
-        let log = EventLog(runtime, user: "carol")
-        defer { log.cancel() }
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let r = await runtime.run(request("exec_guards", "cooperative", user: "carol", input: #"{"ms":20000}"#,
-                                          timeout: .milliseconds(100)))
-        let elapsed = clock.now - t0
-        #expect(r.error?.code == .timeout, "outcome: \(r.outcome)")
-        #expect(r.error?.message.contains("abandoned") == false, "it stopped by itself: \(r.error?.message ?? "")")
-        #expect(elapsed >= .milliseconds(95))
-        #expect(elapsed < .milliseconds(1500), "returned after \(elapsed): must be well before the 3 s grace ends")
-        #expect(runtime.counters.zombiesReturned.load(ordering: .relaxed) == 0)
-        #expect(runtime.stats(plugin: "exec_guards", agent: "cooperative")?.zombies == 0)
-        let events = await log.collectRun(r.runID)
-        expectWellFormedRun(events, runID: r.runID, terminal: .agentFailed)
-    }
-
-    // MARK: - Heartbeats
-
-    @Test("a heartbeating C agent survives; one that goes silent gets no_heartbeat with its last details")
-    func heartbeatDeathDetection() async throws {
-        let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime { $0.grace = .milliseconds(200) }
-        try runtime.load(path: path)
-        let log = EventLog(runtime, user: "dave")
-        defer { log.cancel() }
-
-        // Alive: runs 4x longer than its heartbeat timeout, beating every 20 ms.
-        let alive = await runtime.run(request("exec_guards", "heartbeat", user: "dave",
-                                              input: #"{"ms":600,"interval_ms":20}"#,
-                                              timeout: .seconds(10), heartbeat: .milliseconds(150)))
-        #expect(alive.isSuccess, "outcome: \(alive.outcome)")
-        let aliveEvents = await log.collectRun(alive.runID)
-        expectWellFormedRun(aliveEvents, runID: alive.runID, terminal: .agentCompleted)
-        let beats = aliveEvents.filter { $0.runID == alive.runID && $0.kind == .agentThinking }
-        #expect(beats.count >= 5, "heartbeats publish agent_thinking status notes: \(beats.count)")
-        #expect(beats.first?.data["kind"]?.stringValue == "status")
-
-        // Silent: beats for 100 ms, says its last words, then only polls is_cancelled.
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let silent = await runtime.run(request("exec_guards", "heartbeat", user: "dave",
-                                               input: #"{"ms":8000,"interval_ms":20,"silent_after_ms":100}"#,
-                                               timeout: .seconds(10), heartbeat: .milliseconds(150)))
-        let elapsed = clock.now - t0
-        #expect(silent.error?.code == .noHeartbeat, "outcome: \(silent.outcome)")
-        #expect(silent.error?.message.contains("last words before silence") == true,
-                "the message carries the last heartbeat's details: \(silent.error?.message ?? "")")
-        #expect(elapsed < .milliseconds(2000), "declared dead after \(elapsed) (silent at ~100 ms, timeout 150 ms)")
-        let events = await log.collectRun(silent.runID)
-        expectWellFormedRun(events, runID: silent.runID, terminal: .agentFailed)
-        let failed = events.first { $0.runID == silent.runID && $0.kind == .agentFailed }
-        #expect(failed?.data["error"]?["code"]?.stringValue == "no_heartbeat")
-    }
-
-    // MARK: - Hung calls
-
-    @Test("2x cores hung C calls of different users do not stop another user's call or the timers")
-    func hungCallsDoNotStarveOthers() async throws {
-        let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime { $0.grace = .milliseconds(200) }
-        try runtime.load(path: path)
-        let probe = try guardsProbe(path)
-        let hungCount = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
-        let slots = (0..<hungCount).map { Int32(20 + $0) }
-        let clock = ContinuousClock()
-        let t0 = clock.now
-
-        let outcomes = await withTaskGroup(of: (Int32, RunResult, Duration).self) { group -> [(Int32, RunResult, Duration)] in
-            for slot in slots {
-                group.addTask {
-                    let r = await runtime.run(request("exec_guards", "sleeper", user: "hung-\(slot)",
-                                                      input: #"{"ms":2500,"slot":\#(slot)}"#,
-                                                      timeout: .milliseconds(300)))
-                    return (slot, r, clock.now - t0)
-                }
-            }
-            // Every hung call is inside its C function.
-            let allIn = await eventually { slots.allSatisfy { probe($0, .entered) == 1 } }
-            #expect(allIn, "the hung calls all started")
-
-            // A fifth user's quick call and a plain timer go through promptly.
-            let q0 = clock.now
-            let quick = await runtime.run(request("exec_guards", "quick", user: "fifth-user"))
-            let quickElapsed = clock.now - q0
-            #expect(quick.isSuccess, "outcome: \(quick.outcome)")
-            #expect(quickElapsed < .milliseconds(1000), "the quick call took \(quickElapsed) while \(hungCount) calls hang")
-            let s0 = clock.now
-            try? await Task.sleep(for: .milliseconds(20))
-            let sleptFor = clock.now - s0
-            #expect(sleptFor < .milliseconds(1000), "a 20 ms timer took \(sleptFor)")
-            #expect(slots.allSatisfy { probe($0, .returned) == 0 }, "the hung calls were still sleeping meanwhile")
-
-            var all: [(Int32, RunResult, Duration)] = []
-            for await o in group { all.append(o) }
-            return all
-        }
-        #expect(outcomes.count == hungCount)
-        for (slot, r, at) in outcomes {
-            #expect(r.error?.code == .timeout, "slot \(slot): \(r.outcome)")
-            #expect(at < .milliseconds(1500), "slot \(slot) timed out after \(at) (deadline + grace = 500 ms)")
-        }
-        #expect(slots.allSatisfy { probe($0, .returned) == 0 }, "all timed out before any C call returned")
-        let drained = await eventually(timeout: .seconds(15)) { slots.allSatisfy { probe($0, .returned) == 1 } }
-        #expect(drained)
-        let zombiesGone = await eventually { runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 0 }
-        #expect(zombiesGone)
-    }
-
-    @Test("an agent with more abandoned calls than the threshold is quarantined until they return")
-    func quarantine() async throws {
-        let path = try await ExecFixtures.fixture("exec_guards")
-        let runtime = makeExecRuntime {
-            $0.quarantineThreshold = 1
-            $0.grace = .milliseconds(100)
-        }
-        try runtime.load(path: path)
-        let probe = try guardsProbe(path)
-        let slots: [Int32] = [10, 11]
-        async let first = runtime.run(request("exec_guards", "sleeper", user: "q-1", input: #"{"ms":1500,"slot":10}"#,
-                                              timeout: .milliseconds(100)))
-        async let second = runtime.run(request("exec_guards", "sleeper", user: "q-2", input: #"{"ms":1500,"slot":11}"#,
-                                               timeout: .milliseconds(100)))
-        let (a, b) = await (first, second)
-        #expect(a.error?.code == .timeout, "outcome: \(a.outcome)")
-        #expect(b.error?.code == .timeout, "outcome: \(b.outcome)")
-        let twoZombies = await eventually { runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 2 }
-        #expect(twoZombies)
-        #expect(slots.allSatisfy { probe($0, .returned) == 0 })
-
-        let refused = await runtime.run(request("exec_guards", "sleeper", user: "q-3", input: #"{"ms":1}"#))
-        #expect(refused.error?.code == .quarantined, "outcome: \(refused.outcome)")
-        #expect(refused.error?.message.contains("exec_guards.sleeper") == true)
-        #expect(slots.allSatisfy { probe($0, .returned) == 0 }, "refused while both zombies still sleep")
-        // Quarantine is per agent: the plugin's other agents still run.
-        let other = await runtime.run(request("exec_guards", "quick", user: "q-3"))
-        #expect(other.isSuccess, "outcome: \(other.outcome)")
-
-        let drained = await eventually(timeout: .seconds(10)) {
-            slots.allSatisfy { probe($0, .returned) == 1 }
-                && runtime.stats(plugin: "exec_guards", agent: "sleeper")?.zombies == 0
-        }
-        try #require(drained, "the zombies never drained")
-        let accepted = await runtime.run(request("exec_guards", "sleeper", user: "q-3", input: #"{"ms":1}"#))
-        #expect(accepted.isSuccess, "accepted again once the zombies returned: \(accepted.outcome)")
-    }
-
     // MARK: - Handle misuse
 
     @Test("stale, forged and NULL handles and NULL out pointers yield statuses, never crashes")
@@ -440,6 +182,15 @@ struct NativeExecutionTests {
         expectWellFormedRun(aliceEvents, runID: alice.runID, terminal: .agentCompleted)
         expectWellFormedRun(bobEvents, runID: bob.runID, terminal: .agentCompleted)
         #expect(runtime.isolationReport()["violations"]?.arrayValue?.isEmpty == true)
+        // Each stream holds only its own user's run, with contiguous seqs, and neither run is
+        // left in any user's in-flight table.
+        #expect(aliceEvents.allSatisfy { $0.runID == alice.runID || $0.parentRunID == alice.runID })
+        #expect(bobEvents.allSatisfy { $0.runID == bob.runID || $0.parentRunID == bob.runID })
+        expectContiguous(aliceEvents)
+        expectContiguous(bobEvents)
+        let users = runtime.listUsers()
+        #expect(Set(users.map(\.userID)).isSuperset(of: ["alice-x", "bob-x"]))
+        #expect(users.allSatisfy { $0.inFlight == 0 }, "\(users)")
     }
 
     @Test("guessing handle values does not reach another user's live call")
@@ -701,7 +452,23 @@ struct NativeExecutionTests {
                 problems.append("\(user) saw another user's data")
             }
         }
+        // Every run belongs to exactly one user's stream, and each stream's seqs are 1, 2, 3 ...
+        var ownerOfRun: [String: String] = [:]
+        for user in users {
+            let events = logs[user]!.drain()
+            if events.map(\.seq) != (0..<events.count).map({ UInt64($0 + 1) }) {
+                problems.append("\(user)'s seqs are not contiguous from 1: \(events.map(\.seq).prefix(12))")
+            }
+            for e in events where !e.runID.isEmpty {
+                if let other = ownerOfRun[e.runID], other != user { problems.append("run \(e.runID) in \(other)'s and \(user)'s streams") }
+                ownerOfRun[e.runID] = user
+            }
+        }
+        #expect(ownerOfRun.count == users.count * runs)
         #expect(problems.isEmpty, "\(problems.prefix(10))")
+        let listed = runtime.listUsers()
+        #expect(listed.count == users.count)
+        #expect(listed.allSatisfy { $0.inFlight == 0 }, "runs left in flight: \(listed.filter { $0.inFlight > 0 }.prefix(5))")
         let report = runtime.isolationReport()
         #expect(report["violations"]?.arrayValue?.isEmpty == true, "\(report["violations"]?.serialized() ?? "")")
         #expect(report["active_users"]?.int64Value == Int64(users.count))

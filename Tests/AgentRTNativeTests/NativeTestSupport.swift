@@ -202,12 +202,16 @@ enum BuildProducts {
     }
 }
 
-/// A runtime for one test: quiet logs, everything else as configured.
-func makeExecRuntime(_ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> Runtime {
+/// A runtime for one test: quiet logs, no idle sweeper (its timing is not what these tests are
+/// about), everything else as configured. Timing tests pass a `ManualClock` and move it with
+/// `runtime.advance(clock, by:)` instead of waiting.
+func makeExecRuntime(clock: any RuntimeClock = SystemClock(),
+                     _ configure: (inout Runtime.Configuration) -> Void = { _ in }) -> Runtime {
     var c = Runtime.Configuration()
     c.logLevel = 5
+    c.idleUserExpiry = nil
     configure(&c)
-    return Runtime(configuration: c)
+    return Runtime(configuration: c, clock: clock)
 }
 
 /// Events of one subscriber, read with `poll()` so nothing blocks.
@@ -253,4 +257,38 @@ extension Event {
 func execJSON(_ text: String?) -> JSONValue? {
     guard let text else { return nil }
     return try? JSONValue.parse(text)
+}
+
+/// A request for the exec fixtures' agents.
+func request(_ plugin: String, _ agent: String, user: String, input: String = "{}",
+                     timeout: Duration? = nil, heartbeat: Duration? = nil,
+                     metadata: [String: String] = [:]) -> RunRequest {
+    RunRequest(plugin: plugin, agent: agent, userID: user, input: input, timeout: timeout,
+               heartbeatTimeout: heartbeat, metadata: metadata)
+}
+
+/// Checks the envelope rules for one run in a user's stream: agent_started first, exactly one
+/// terminal event, and nothing of the run (or of its tool calls) after that terminal event.
+func expectWellFormedRun(_ events: [Event], runID: String, terminal: Event.Kind,
+                                 sourceLocation: SourceLocation = #_sourceLocation) {
+    let ofRun = events.filter { $0.runID == runID || $0.parentRunID == runID }
+    #expect(ofRun.first?.kind == .agentStarted, "first event of \(runID): \(String(describing: ofRun.first?.kind))",
+            sourceLocation: sourceLocation)
+    let terminals = ofRun.filter { $0.kind.isTerminal }
+    #expect(terminals.count == 1, "terminal events of \(runID): \(terminals.map(\.kind))", sourceLocation: sourceLocation)
+    #expect(terminals.first?.kind == terminal, sourceLocation: sourceLocation)
+    if let t = terminals.first {
+        let after = ofRun.filter { $0.seq > t.seq }
+        #expect(after.isEmpty, "events of \(runID) after its terminal event: \(after.map(\.json))",
+                sourceLocation: sourceLocation)
+    }
+}
+
+/// A user's stream has strictly increasing seq values with no gaps.
+func expectContiguous(_ events: [Event], sourceLocation: SourceLocation = #_sourceLocation) {
+    let seqs = events.map(\.seq)
+    for (a, b) in zip(seqs, seqs.dropFirst()) where b != a + 1 {
+        Issue.record("seq jumps from \(a) to \(b)", sourceLocation: sourceLocation)
+        return
+    }
 }

@@ -562,7 +562,6 @@ static void section_async(void) {
     char *run_id = NULL, label[160], input[64];
     const char *in = "{\"msg\":\"hello async\",\"n\":[1,2,3]}";
     agentrt_status st;
-    int64_t started;
     int i;
 
     memset(&config, 0, sizeof config);
@@ -621,7 +620,7 @@ static void section_async(void) {
     options.struct_size = sizeof options;
     options.timeout_ms = 200;
     capi_completion_init(&done);
-    st = agentrt_run_async(rt, "guards", "cooperative", "async-user", "{\"ms\":5000}", &options, capi_on_done, &done, NULL);
+    st = agentrt_run_async(rt, "guards", "cooperative", "async-user", "{\"ms\":60000}", &options, capi_on_done, &done, NULL);
     CHECK_STATUS("agentrt_run_async(guards.cooperative, timeout 200 ms) -> ok", st, AGENTRT_OK, NULL);
     CHECK("... completes with timeout", capi_wait_completion(&done, 10000) && done.status == AGENTRT_ERR_TIMEOUT,
           "calls %d, status %s, text %s", atomic_load(&done.calls), agentrt_status_string(done.status), done.text);
@@ -631,16 +630,14 @@ static void section_async(void) {
     /* Freeing the runtime cancels its running calls: the callback still arrives, once. */
     rt2 = new_runtime(&config, 0, 1);
     capi_completion_init(&done);
-    st = agentrt_run_async(rt2, "guards", "cooperative", "async-free-user", "{\"ms\":5000}", NULL, capi_on_done, &done, NULL);
-    CHECK_STATUS("agentrt_run_async(guards.cooperative 5 s) on a second runtime -> ok", st, AGENTRT_OK, NULL);
+    st = agentrt_run_async(rt2, "guards", "cooperative", "async-free-user", "{\"ms\":60000}", NULL, capi_on_done, &done, NULL);
+    CHECK_STATUS("agentrt_run_async(guards.cooperative 60 s) on a second runtime -> ok", st, AGENTRT_OK, NULL);
     capi_sleep_ms(50);
-    started = capi_now_ms();
     CHECK_STATUS("agentrt_runtime_free while a run is in flight -> ok", agentrt_runtime_free(rt2), AGENTRT_OK, NULL);
     CHECK("... the run's callback arrives with cancelled",
           capi_wait_completion(&done, 10000) && done.status == AGENTRT_ERR_CANCELLED,
           "calls %d, status %s, text %s", atomic_load(&done.calls), agentrt_status_string(done.status), done.text);
-    CHECK("... before the agent's 5 s of work would have ended", done.at_ms - started < 4500,
-          "arrived after %lld ms", (long long)(done.at_ms - started));
+    /* (Its 60 s of work would have outlasted the 10 s wait above: it stopped because it was cancelled.) */
     capi_sleep_ms(300);
     CHECK("... exactly once", atomic_load(&done.calls) == 1, "callback ran %d times", atomic_load(&done.calls));
 
@@ -673,7 +670,6 @@ static void section_cancel(void) {
     char *run_id = NULL, started_run[96] = "";
     agentrt_status st = AGENTRT_OK;
     uint64_t sub = 0;
-    int64_t t0;
     int i;
 
     memset(&config, 0, sizeof config);
@@ -683,15 +679,14 @@ static void section_cancel(void) {
 
     /* agentrt_cancel on a running cooperative agent, by the id agentrt_run_async gave. */
     capi_completion_init(&done);
-    st = agentrt_run_async(rt, "guards", "cooperative", "cancel-user", "{\"ms\":5000}", NULL, capi_on_done, &done, &run_id);
-    CHECK("agentrt_run_async(guards.cooperative {\"ms\":5000}) -> ok with a run id", st == AGENTRT_OK && run_id != NULL,
+    st = agentrt_run_async(rt, "guards", "cooperative", "cancel-user", "{\"ms\":60000}", NULL, capi_on_done, &done, &run_id);
+    CHECK("agentrt_run_async(guards.cooperative {\"ms\":60000}) -> ok with a run id", st == AGENTRT_OK && run_id != NULL,
           "status %s, run id %s", agentrt_status_string(st), capi_s(run_id));
     capi_sleep_ms(50);
-    t0 = capi_now_ms();
     CHECK_STATUS("agentrt_cancel(its run id) -> ok", agentrt_cancel(rt, run_id), AGENTRT_OK, NULL);
     CHECK("... the callback reports cancelled", capi_wait_completion(&done, 10000) && done.status == AGENTRT_ERR_CANCELLED,
           "calls %d, status %s, text %s", atomic_load(&done.calls), agentrt_status_string(done.status), done.text);
-    CHECK("... quickly (long before the 5 s of work)", done.at_ms - t0 < 4000, "after %lld ms", (long long)(done.at_ms - t0));
+    /* (It arrived within the 10 s wait, long before the 60 s of work would have ended.) */
     CHECK("... for that run", strcmp(done.run_id, run_id) == 0, "callback run id %s, expected %s", done.run_id, run_id);
     for (i = 0; i < 200; i++) {
         st = agentrt_cancel(rt, run_id);
@@ -726,7 +721,7 @@ static void section_cancel(void) {
                  agentrt_subscribe(rt, "cancel-blocking-user", -1, capi_on_event, &events, &sub), AGENTRT_OK, NULL);
     memset(&b, 0, sizeof b);
     b.rt = rt;
-    b.input = "{\"ms\":5000}";
+    b.input = "{\"ms\":60000}";
     pthread_create(&thread, NULL, run_blocking, &b);
     CHECK("the blocking run's agent_started event arrives", capi_wait_events(&events, 1, 10000), "no event within 10 s");
     pthread_mutex_lock(&events.m.lock);
@@ -780,13 +775,13 @@ static void section_replay(void) {
     capi_events_init(&e, "replay-user");
     CHECK_STATUS("agentrt_subscribe(after_seq 0) -> ok", agentrt_subscribe(rt, "replay-user", 0, capi_on_event, &e, &sub),
                  AGENTRT_OK, NULL);
-    if (!capi_wait_events(&e, 4, 3000)) {
+    if (!capi_wait_events(&e, 4, 10000)) {
         int before = capi_event_count(&e);
         /* Diagnose: does the replay only arrive once a new event wakes the subscription? */
         run_echo(rt, "replay-user", 1);
-        capi_wait_events(&e, 6, 3000);
+        capi_wait_events(&e, 6, 10000);
         capi_fail("agentrt_subscribe(after_seq 0) replays the 4 retained events without a new event",
-                  "%d events within 3 s; after one more run (2 new events) it had %d", before, capi_event_count(&e));
+                  "%d events within 10 s; after one more run (2 new events) it had %d", before, capi_event_count(&e));
     }
     capi_pass("agentrt_subscribe(after_seq 0) replays the 4 retained events without a new event");
     pthread_mutex_lock(&e.m.lock);
@@ -800,15 +795,15 @@ static void section_replay(void) {
     capi_events_init(&e2, "replay-user");
     CHECK_STATUS("agentrt_subscribe(after_seq 2) -> ok", agentrt_subscribe(rt, "replay-user", 2, capi_on_event, &e2, &sub2),
                  AGENTRT_OK, NULL);
-    CHECK("... replays from seq 3", capi_wait_events(&e2, 2, 3000) && e2.seq[0] == 3 && e2.seq[1] == 4,
+    CHECK("... replays from seq 3", capi_wait_events(&e2, 2, 10000) && e2.seq[0] == 3 && e2.seq[1] == 4,
           "%d events, first seqs %lld %lld", capi_event_count(&e2), e2.seq[0], e2.seq[1]);
 
     capi_sleep_ms(100);
     CHECK("after_seq -1 replays nothing", capi_event_count(&live) == 0, "%d events", capi_event_count(&live));
     run_echo(rt, "replay-user", 1);
-    CHECK("... and delivers new events (seq 5, 6)", capi_wait_events(&live, 2, 3000) && live.seq[0] == 5 && live.seq[1] == 6,
+    CHECK("... and delivers new events (seq 5, 6)", capi_wait_events(&live, 2, 10000) && live.seq[0] == 5 && live.seq[1] == 6,
           "%d events, seqs %lld %lld", capi_event_count(&live), live.seq[0], live.seq[1]);
-    CHECK("every subscription sees the new events", capi_wait_events(&e, 6, 3000) && capi_wait_events(&e2, 4, 3000),
+    CHECK("every subscription sees the new events", capi_wait_events(&e, 6, 10000) && capi_wait_events(&e2, 4, 10000),
           "after_seq 0: %d events, after_seq 2: %d events", capi_event_count(&e), capi_event_count(&e2));
 
     /* After agentrt_unsubscribe returns, the callback never runs again. */
@@ -818,7 +813,7 @@ static void section_replay(void) {
     atomic_store(&e2.closed, 1);
     n = capi_event_count(&e);
     run_echo(rt, "replay-user", 2);
-    CHECK("the live subscription still receives", capi_wait_events(&live, 6, 3000), "%d events", capi_event_count(&live));
+    CHECK("the live subscription still receives", capi_wait_events(&live, 6, 10000), "%d events", capi_event_count(&live));
     CHECK("no callback after agentrt_unsubscribe returned", e.late == 0 && e2.late == 0 && capi_event_count(&e) == n,
           "late callbacks: %d and %d", e.late, e2.late);
     CHECK("no foreign events", e.foreign == 0 && e2.foreign == 0 && live.foreign == 0, "foreign: %d %d %d", e.foreign,
@@ -850,7 +845,7 @@ static void section_replay(void) {
     CHECK_STATUS("agentrt_subscribe(after_seq 0) past the replay buffer -> ok",
                  agentrt_subscribe(small, "gap-user", 0, capi_on_event, &gap, &sub4), AGENTRT_OK, NULL);
     CHECK("... gets stream_gap, then seq 4, 5, 6",
-          capi_wait_events(&gap, 4, 3000) && strcmp(gap.type[0], "stream_gap") == 0 && gap.seq[1] == 4 && gap.seq[2] == 5 &&
+          capi_wait_events(&gap, 4, 10000) && strcmp(gap.type[0], "stream_gap") == 0 && gap.seq[1] == 4 && gap.seq[2] == 5 &&
               gap.seq[3] == 6,
           "%d events; first %s (seq %lld), then seqs %lld %lld %lld", capi_event_count(&gap), gap.type[0], gap.seq[0],
           gap.seq[1], gap.seq[2], gap.seq[3]);
@@ -1083,10 +1078,10 @@ static int thread_count(void) {
     return n;
 }
 
-/* Waits up to 3 s for the thread count to fall to `limit`; returns the last count. */
+/* Waits up to 10 s for the thread count to fall to `limit`; returns the last count. */
 static int settle_threads(int limit) {
     int i, n = thread_count();
-    for (i = 0; i < 300 && n > limit; i++) {
+    for (i = 0; i < 1000 && n > limit; i++) {
         capi_sleep_ms(10);
         n = thread_count();
     }

@@ -335,7 +335,7 @@ int main(int argc, char **argv) {
     /* Each whole-run subscription sees 2 events per run (agent_started, agent_completed). */
     for (i = 0; i < THREADS; i++) {
         worker_state *w = &workers[i];
-        for (j = 0; j < 500 && atomic_load(&w->whole.events) < 2 * ITERATIONS; j++) capi_sleep_ms(10);
+        for (j = 0; j < 2000 && atomic_load(&w->whole.events) < 2 * ITERATIONS; j++) capi_sleep_ms(10);
         snprintf(label, sizeof label, "worker %d: its subscription saw all %d of its events", i, 2 * ITERATIONS);
         CHECK(label, atomic_load(&w->whole.events) == 2 * ITERATIONS, "%d events", atomic_load(&w->whole.events));
         CHECK_STATUS("agentrt_unsubscribe(whole-run subscription)", agentrt_unsubscribe(rt, w->whole_id), AGENTRT_OK, NULL);
