@@ -40,6 +40,7 @@ struct BreakerRegressionTests {
                 }
                 // A fresh window for the next round.
                 rt.forceBreaker(plugin: "t", agent: "broken", to: .closed)
+                rt.forceBreaker(plugin: "t", agent: "broken", user: "alice", to: .closed)   // and alice's own
             }
         }
         #expect(wrong.count == 0, "\(wrong.count) of \(rounds) rounds were wrong: \(wrong.all.prefix(5))")
@@ -77,6 +78,7 @@ struct BreakerRegressionTests {
             let expected: [ErrorCode?] = Array(repeating: .agentError, count: 5) + [.circuitOpen]
             try #require(codes.all == expected, "round \(round): \(codes.all.map { $0?.rawValue ?? "ok" })")
             rt.forceBreaker(plugin: "t", agent: "broken", to: .closed)
+            rt.forceBreaker(plugin: "t", agent: "broken", user: "alice", to: .closed)   // and alice's own
         }
         #expect(rt.stats(plugin: "t", agent: "broken")?.failures[.overloaded] == nil)
     }

@@ -20,6 +20,7 @@ struct LifecycleRegressionTests {
         }
         // 300 timeouts in a row would open the breaker; it is not what this test is about.
         rt.forceBreaker(plugin: "t", agent: "racer", to: .disabled)
+        rt.forceBreaker(plugin: "t", agent: "racer", user: "alice", to: .disabled)   // and alice's own
         let results = Recorder<RunResult>()
         let rounds = 3000
         for n in 0..<rounds {
@@ -72,6 +73,7 @@ struct LifecycleRegressionTests {
             return call.setResult("1")
         }
         rt.forceBreaker(plugin: "t", agent: "racer", to: .disabled)
+        rt.forceBreaker(plugin: "t", agent: "racer", user: "alice", to: .disabled)   // and alice's own
         let results = Recorder<RunResult>()
         for n in 0..<3000 {
             let gate = TestGate()
@@ -153,6 +155,7 @@ struct LifecycleRegressionTests {
             return call.setResult("true")
         }
         rt.forceBreaker(plugin: "t", agent: "late", to: .disabled)   // 50 timeouts would open it
+        rt.forceBreaker(plugin: "t", agent: "late", user: "alice", to: .disabled)   // and alice's own
         for n in 0..<50 {
             let gate = TestGate()
             gates.withLock { $0["\(n)"] = gate }

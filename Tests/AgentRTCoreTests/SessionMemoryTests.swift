@@ -8,7 +8,7 @@ import Glibc
 
 /// Memory of sessions: after many users' sessions are opened and closed, no instance is left
 /// alive and the heap did not grow by anything like the instances' size.
-@Suite("Session memory")
+@Suite("Session memory", .enabled(if: MemoryTestGate.alone, "set AGENTRT_MEMORY_TESTS=1 and run the memory suites alone"))
 struct SessionMemoryTests {
     @Test("opening and closing many sessions leaves nothing open and no memory held", .timeLimit(.minutes(1)))
     func manySessions() async throws {

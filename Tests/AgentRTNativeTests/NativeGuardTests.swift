@@ -141,7 +141,7 @@ struct NativeGuardTests {
         // Alive: the clock moves six heartbeat timeouts (9 x 100 ms); before each step the agent
         // beats twice after the previous one, so its latest beat is never 150 ms old.
         async let aliveRun = runtime.run(request("exec_guards", "heartbeat", user: "dave",
-                                                 input: #"{"slot":3,"interval_ms":2}"#,
+                                                 input: #"{"slot":3,"interval_ms":10}"#,
                                                  timeout: .seconds(10), heartbeat: .milliseconds(150)))
         try #require(await eventually { probe(3, .entered) == 1 }, "the agent never started")
         for step in 0..<9 {
