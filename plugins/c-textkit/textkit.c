@@ -13,30 +13,12 @@
 
 static const agentrt_host *host;
 
-/* The raw (still JSON-escaped) contents of the string member `key`; {NULL,0} when absent. */
-static agentrt_str json_string(agentrt_str json, const char *key) {
-    agentrt_str out = {NULL, 0};
-    char pattern[64];
-    size_t n = (size_t)snprintf(pattern, sizeof pattern, "\"%s\"", key), i, j;
-    for (i = 0; i + n <= json.len; i++) {
-        if (memcmp(json.ptr + i, pattern, n) != 0) continue;
-        j = i + n;
-        while (j < json.len && (json.ptr[j] == ' ' || json.ptr[j] == ':')) j++;
-        if (j >= json.len || json.ptr[j] != '"') return out;
-        out.ptr = json.ptr + ++j;
-        while (j < json.len && json.ptr[j] != '"') j += (json.ptr[j] == '\\') ? 2 : 1;
-        out.len = (size_t)(json.ptr + j - out.ptr);
-        return out;
-    }
-    return out;
-}
-
-static long long json_int(agentrt_str json, const char *key) {
-    char pattern[64];
-    size_t n = (size_t)snprintf(pattern, sizeof pattern, "\"%s\":", key), i;
-    for (i = 0; i + n <= json.len; i++)
-        if (memcmp(json.ptr + i, pattern, n) == 0) return strtoll(json.ptr + i + n, NULL, 10);
-    return 0;
+/* Inputs are read with the host's JSON accessors (plugin ABI 1.1): JSON Pointer in, value out,
+ * borrowed from the input (decoded into call-owned memory when the string has escapes). */
+static agentrt_str text_of(agentrt_call *call, agentrt_str json) {
+    agentrt_str text = {NULL, 0};
+    if (host->json_get_string(call, json, agentrt_cstr("/text"), &text) != AGENTRT_OK) text.ptr = NULL;
+    return text;
 }
 
 static long long count_words(agentrt_str s) {
@@ -44,8 +26,8 @@ static long long count_words(agentrt_str s) {
     int in_word = 0;
     size_t i;
     for (i = 0; i < s.len; i++) {
-        int space = s.ptr[i] == ' ' || s.ptr[i] == '\t' || (s.ptr[i] == '\\' && i + 1 < s.len && s.ptr[i + 1] == 'n');
-        if (space) { in_word = 0; if (s.ptr[i] == '\\') i++; }
+        char c = s.ptr[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') in_word = 0;
         else if (!in_word) { in_word = 1; words++; }
     }
     return words;
@@ -53,24 +35,26 @@ static long long count_words(agentrt_str s) {
 
 static agentrt_status word_count(void *state, agentrt_call *call, agentrt_str args) {
     char out[64];
-    agentrt_str text = json_string(args, "text");
+    agentrt_str text = text_of(call, args);
     (void)state;
     snprintf(out, sizeof out, "{\"words\":%lld}", count_words(text));
     return host->set_result(call, agentrt_cstr(out));
 }
 
+/* Upper-cases ASCII letters and writes the text back as a JSON string (escaping what must be). */
 static agentrt_status upper(void *state, agentrt_call *call, agentrt_str args) {
-    agentrt_str text = json_string(args, "text");
+    agentrt_str text = text_of(call, args);
     size_t i, n = 0;
-    char *out = malloc(text.len + 16);
+    char *out = malloc(text.len * 6 + 16);
     agentrt_status st;
     (void)state;
     if (!out) { host->set_error(call, agentrt_cstr("out of memory")); return AGENTRT_ERR_AGENT_ERROR; }
     n += (size_t)sprintf(out, "{\"text\":\"");
     for (i = 0; i < text.len; i++) {
-        char c = text.ptr[i];
-        if (c == '\\' && i + 1 < text.len) { out[n++] = c; out[n++] = text.ptr[++i]; continue; } /* keep escapes */
-        out[n++] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+        unsigned char c = (unsigned char)text.ptr[i];
+        if (c == '"' || c == '\\') { out[n++] = '\\'; out[n++] = (char)c; }
+        else if (c < 0x20) n += (size_t)sprintf(out + n, "\\u%04x", c);
+        else out[n++] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : (char)c;
     }
     out[n++] = '"'; out[n++] = '}';
     st = host->set_result(call, (agentrt_str){out, n});   /* copied by the host at once */
@@ -84,9 +68,9 @@ static agentrt_status planner_run(void *inst, agentrt_call *call, agentrt_str in
     agentrt_tool_result r1 = {sizeof(agentrt_tool_result), 0, {NULL, 0}};
     agentrt_tool_result r2 = {sizeof(agentrt_tool_result), 0, {NULL, 0}};
     agentrt_tool_result r3 = {sizeof(agentrt_tool_result), 0, {NULL, 0}};
-    agentrt_str text = json_string(input, "text");
+    agentrt_str text = text_of(call, input);
     char args[96], *out;
-    long long words;
+    int64_t words = 0;
     agentrt_status st;
     size_t cap;
     (void)inst;
@@ -99,17 +83,17 @@ static agentrt_status planner_run(void *inst, agentrt_call *call, agentrt_str in
     /* Our own input is valid JSON, so it is valid arguments for tools taking {"text": ...}. */
     st = host->call_tool(call, agentrt_cstr("word_count"), input, &r1);
     if (st != AGENTRT_OK || r1.is_error) goto tool_failed;
-    words = json_int(r1.content, "words");
+    if (host->json_get_int64(r1.content, agentrt_cstr("/words"), &words) != AGENTRT_OK) goto tool_failed;
     st = host->call_tool(call, agentrt_cstr("textkit.upper"), input, &r2);
     if (st != AGENTRT_OK || r2.is_error) goto tool_failed;
-    snprintf(args, sizeof args, "{\"a\":%lld,\"b\":%lld}", words, (long long)text.len);
+    snprintf(args, sizeof args, "{\"a\":%lld,\"b\":%lld}", (long long)words, (long long)text.len);
     st = host->call_tool(call, agentrt_cstr("sum"), agentrt_cstr(args), &r3);
     if (st != AGENTRT_OK || r3.is_error) goto tool_failed;
     host->heartbeat(call, agentrt_cstr("all tools answered"));
     cap = r2.content.len + r3.content.len + 64;
     out = malloc(cap);
     if (!out) return AGENTRT_ERR_INTERNAL;
-    snprintf(out, cap, "{\"words\":%lld,\"shout\":%.*s,\"words_plus_bytes\":%.*s}", words,
+    snprintf(out, cap, "{\"words\":%lld,\"shout\":%.*s,\"words_plus_bytes\":%.*s}", (long long)words,
              (int)r2.content.len, r2.content.ptr, (int)r3.content.len, r3.content.ptr);
     st = host->set_result(call, agentrt_cstr(out));
     free(out);
