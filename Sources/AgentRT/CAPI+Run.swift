@@ -1,5 +1,8 @@
 import AgentRTCore
 import CAgentRT
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Builds a RunRequest from C arguments, or the misuse status and message.
 private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CChar>?, _ user: UnsafePointer<CChar>?,
@@ -10,9 +13,17 @@ private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CCh
     }
     guard let u = swiftString(user) else { return .failure(AgentRTError(.invalidContext, "user_id is NULL or not UTF-8")) }
     // Checked here too (the runtime checks every input) so that agentrt_run_async can refuse a
-    // malformed input as a misuse, with a status, instead of through its callback.
-    let i = input == nil ? "{}" : (swiftString(input) ?? "")
-    guard JSONValue.isValid(i) else { return .failure(AgentRTError(.badArguments, "input_json is not valid JSON")) }
+    // malformed input as a misuse, with a status, instead of through its callback. Checked as
+    // bytes, so the message is the parser's (byte offset, depth limit, lone surrogate, invalid
+    // UTF-8, duplicate key); valid JSON is valid UTF-8, so the String below decodes losslessly.
+    var i = "{}"
+    if let input {
+        let bytes = UnsafeRawBufferPointer(start: input, count: strlen(input))
+        do { try JSONValue.checkSyntax(bytes: bytes) } catch {
+            return .failure(AgentRTError(.badArguments, "input_json is not valid JSON: \(error)"))
+        }
+        i = String(decoding: bytes, as: UTF8.self)
+    }
     var r = RunRequest(plugin: p, agent: a, userID: u, input: i)
     if let options {
         guard Int(options.pointee.struct_size) >= MemoryLayout<agentrt_run_options>.size else {

@@ -17,7 +17,7 @@ struct CallCommand: ParsableCommand {
     @Option(help: "The user id the call runs for.")
     var user: String
 
-    @Option(help: "Arguments as a JSON object.")
+    @Option(help: "Arguments as a JSON object, or @FILE to read them from a file.")
     var args = "{}"
 
     @Option(help: "Timeout of the call.")
@@ -40,9 +40,11 @@ struct CallCommand: ParsableCommand {
             throw ExitCode(CLIExit.loadFailed)
         }
         let name = tool.contains(".") ? tool : "\(p.name).\(tool)"
+        // Not checked as JSON here: the dispatcher refuses malformed arguments with its own event.
+        let arguments = try JSONArgument.read(args, option: "--args", checkJSON: false)
         let sub = runtime.events.subscribe(userID: user)
         RunGuard.begin("tool \(name)")
-        let result = runtime.callTool(userID: user, name: name, argumentsJSON: args, timeout: timeout?.duration)
+        let result = runtime.callTool(userID: user, name: name, argumentsJSON: arguments, timeout: timeout?.duration)
         RunGuard.end()
         while let e = sub.poll() { out(e.json) }
         sub.cancel()

@@ -147,22 +147,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func readInput() throws -> String {
-        var text = input
-        if input.hasPrefix("@") {
-            let path = String(input.dropFirst())
-            guard let f = fopen(path, "rb") else { throw ValidationError("cannot read input file \(path)") }
-            defer { fclose(f) }
-            var bytes: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = fread(&buf, 1, buf.count, f)
-                if n <= 0 { break }
-                bytes += buf[0..<n]
-            }
-            text = String(decoding: bytes, as: UTF8.self)
-        }
-        do { _ = try JSONValue.parse(text) } catch { throw ValidationError("--input is not valid JSON: \(error)") }
-        return text
+        try JSONArgument.read(input, option: "--input", checkJSON: true)
     }
 
     func runMany(_ runtime: Runtime, _ base: RunRequest) async throws {

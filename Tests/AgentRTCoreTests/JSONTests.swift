@@ -10,10 +10,6 @@ private func isValidBytes(_ bytes: [UInt8]) -> Bool {
     bytes.withUnsafeBytes { JSONValue.isValid(bytes: $0) }
 }
 
-private func schema(_ json: String) throws -> JSONSchema {
-    try JSONSchema(JSONValue.parse(json))
-}
-
 /// Texts already in compact canonical form: they must serialize back unchanged.
 private let canonicalTexts = [
     "null", "true", "false", "0", "-0", "12", "-3.25", "1e10", "2.5E-3", "-1.0e+2",
@@ -135,14 +131,6 @@ private let invalidUTF8: [[UInt8]] = [
         let value = try JSONValue.parse(json)
         #expect(value.stringValue == expected)
         #expect(try JSONValue.parse(value.serialized()) == value)
-    }
-
-    @Test func duplicateKeysKeepFirstPositionLastValue() throws {
-        let value = try JSONValue.parse("{\"a\":1,\"b\":2,\"a\":3}")
-        let object = try #require(value.objectValue)
-        #expect(object.keys == ["a", "b"])
-        #expect(object["a"] == 3)
-        #expect(value.serialized() == "{\"a\":3,\"b\":2}")
     }
 
     // MARK: Numbers
@@ -303,96 +291,5 @@ private let invalidUTF8: [[UInt8]] = [
             #expect(isValidBytes(bytes) == parsed, "\(bytes)")
         }
         #expect(accepted > 0)
-    }
-
-    // MARK: Schema
-
-    @Test(arguments: [
-        "3", "[]", "{\"required\": 3}", "{\"required\": [1]}", "{\"type\": \"strin\"}", "{\"type\": []}",
-        "{\"type\": 5}", "{\"properties\": []}", "{\"properties\": {\"a\": 3}}", "{\"items\": \"x\"}",
-        "{\"items\": [{}]}", "{\"additionalProperties\": 1}", "{\"enum\": 1}", "{\"minimum\": \"1\"}",
-        "{\"exclusiveMaximum\": null}", "{\"minLength\": -1}", "{\"maxItems\": 1.5}",
-        "{\"properties\": {\"a\": {\"properties\": {\"b\": {\"maxLength\": \"x\"}}}}}",
-    ])
-    func schemaRejectsMalformedSchemas(json: String) throws {
-        let error = try #require(throws: JSONSchemaError.self) { try JSONSchema(JSONValue.parse(json)) }
-        #expect(error.message.hasPrefix("#"), "\(error)")
-    }
-
-    @Test func schemaErrorMessagesNameTheProblem() throws {
-        let e1 = try #require(throws: JSONSchemaError.self) { try schema("{\"required\": 3}") }
-        #expect(e1.message == "#: \"required\" must be an array of strings, got number 3")
-        let e2 = try #require(throws: JSONSchemaError.self) { try schema("{\"properties\": {\"a/b\": {\"type\": \"int\"}}}") }
-        #expect(e2.message.hasPrefix("#/properties/a~1b: unknown type \"int\""))
-    }
-
-    @Test func schemaValidation() throws {
-        let s = try schema("""
-            {"type": "object", "title": "t", "description": "d",
-             "properties": {
-               "a": {"type": "integer", "minimum": 0, "maximum": 255},
-               "b": {"type": "string", "minLength": 2, "maxLength": 3},
-               "c": {"type": "array", "items": {"type": ["string", "null"]}, "minItems": 1, "maxItems": 2},
-               "d": {"enum": ["x", "y", 3]},
-               "e": {"const": {"k": [1]}},
-               "f": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-               "my key": {"type": "boolean"}
-             },
-             "required": ["a", "b"], "additionalProperties": false}
-            """)
-        #expect(s.validate(["a": 5, "b": "héé", "c": ["x", nil], "d": 3.0, "e": ["k": [1.0]], "f": 0.5]).isEmpty)
-        #expect(s.validate(["a": 1.0, "b": "ab"]).isEmpty)   // 1.0 is an integer value
-        func messages(_ v: JSONValue) -> [String] { s.validate(v).map(\.description) }
-        #expect(messages(["b": "ab"]) == ["$: missing required property \"a\""])
-        #expect(messages(["a": "1", "b": "ab"]) == ["$.a: expected integer, got string"])
-        #expect(messages(["a": 1.5, "b": "ab"]) == ["$.a: expected integer, got number 1.5"])
-        #expect(messages(["a": 300, "b": "ab"]) == ["$.a: 300 is greater than maximum 255"])
-        #expect(messages(["a": -1, "b": "ab"]) == ["$.a: -1 is less than minimum 0"])
-        #expect(messages(["a": 1, "b": "ab", "z": 1]) == ["$: unexpected property \"z\" (allowed: \"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"my key\")"])
-        #expect(messages(["a": 1, "b": "abcd"]) == ["$.b: string is 4 characters long, longer than maxLength 3"])
-        #expect(messages(["a": 1, "b": "é"]) == ["$.b: string is 1 characters long, shorter than minLength 2"])
-        #expect(messages(["a": 1, "b": "ab", "c": ["x", 2]]) == ["$.c[1]: expected string or null, got number 2"])
-        #expect(messages(["a": 1, "b": "ab", "c": []]) == ["$.c: array has 0 items, fewer than minItems 1"])
-        #expect(messages(["a": 1, "b": "ab", "c": [nil, nil, nil]]) == ["$.c: array has 3 items, more than maxItems 2"])
-        #expect(messages(["a": 1, "b": "ab", "d": "z"]) == ["$.d: \"z\" is not one of the allowed values: \"x\", \"y\", 3"])
-        #expect(messages(["a": 1, "b": "ab", "e": ["k": [2]]]) == ["$.e: expected constant {\"k\":[1]}, got {\"k\":[2]}"])
-        #expect(messages(["a": 1, "b": "ab", "f": 0]) == ["$.f: 0 is not greater than exclusiveMinimum 0"])
-        #expect(messages(["a": 1, "b": "ab", "f": 1.0]) == ["$.f: 1.0 is not less than exclusiveMaximum 1"])
-        #expect(messages(["a": 1, "b": "ab", "my key": 1]) == ["$[\"my key\"]: expected boolean, got number 1"])
-        #expect(messages("x") == ["$: expected object, got string"])
-        #expect(s.validate(["a": "x", "b": 1, "q": 0]).count == 3)   // all violations are reported
-    }
-
-    @Test(arguments: [
-        ("9223372036854775807", true), ("9223372036854775808", false), ("9223372036854775807.0", true),
-        ("9.223372036854775808e18", false), ("-9223372036854775808", true), ("-9223372036854775809", false),
-        ("-9.223372036854775808e18", true), ("0", true), ("1e3", true), ("2.5", false), ("1e-3", false),
-    ])
-    func schemaInt64Boundaries(literal: String, valid: Bool) throws {
-        let s = try schema("{\"type\": \"integer\", \"minimum\": -9223372036854775808, \"maximum\": 9223372036854775807}")
-        let violations = s.validate(try JSONValue.parse(literal))
-        #expect(violations.isEmpty == valid, "\(literal): \(violations)")
-    }
-
-    @Test func schemaUInt64AndExclusiveBoundaries() throws {
-        let u = try schema("{\"maximum\": 18446744073709551615, \"exclusiveMinimum\": 9223372036854775807}")
-        #expect(u.validate(try JSONValue.parse("18446744073709551615")).isEmpty)
-        #expect(u.validate(try JSONValue.parse("9223372036854775808")).isEmpty)
-        #expect(u.validate(try JSONValue.parse("9223372036854775807")).map(\.message)
-            == ["9223372036854775807 is not greater than exclusiveMinimum 9223372036854775807"])
-        #expect(u.validate(try JSONValue.parse("18446744073709551616")).map(\.message)
-            == ["18446744073709551616 is greater than maximum 18446744073709551615"])
-        let draft4 = try schema("{\"minimum\": 5, \"exclusiveMinimum\": true}")
-        #expect(draft4.validate(5).map(\.message) == ["5 is not greater than exclusive minimum 5"])
-        #expect(draft4.validate(6).isEmpty && draft4.validate("not a number").isEmpty)
-    }
-
-    @Test func schemaBooleanSubschemasAndAdditionalSchema() throws {
-        let s = try schema("{\"properties\": {\"never\": false, \"any\": true}, \"additionalProperties\": {\"type\": \"integer\"}}")
-        #expect(s.validate(["any": [1], "x": 1]).isEmpty)
-        #expect(s.validate(["never": 1]).map(\.description) == ["$.never: no value is allowed here"])
-        #expect(s.validate(["x": "s"]).map(\.description) == ["$.x: expected integer, got string"])
-        #expect(try schema("{}").validate(["anything": [nil]]).isEmpty)
-        #expect(try schema("{\"format\": \"email\", \"anyOf\": []}").validate(1).isEmpty)  // unsupported keywords ignored
     }
 }

@@ -108,8 +108,9 @@ struct TypedToolTests {
                                 ("18446744073709551615", "1.8446744073709552e+19")] {
             #expect(numberText(try invoke(doubles, ["x": number(input)])) == output, "double \(input)")
         }
+        // NaN and infinities are errors, never null (TypedToolNonFiniteTests).
         let nan = try TypedFixture.tool("double not_a_number(void)")
-        #expect(try invoke(nan, [:]) == .null)
+        #expect(throws: TypedToolCallError.self) { try invoke(nan, [:]) }
     }
 
     @Test("bool, strings and narrow results")

@@ -1,6 +1,9 @@
 // Strict RFC 8259 parser working directly on UTF-8 bytes. One generic
 // implementation serves both `parse` and `isValid`, so both accept exactly the
 // same inputs; the validating instantiation simply never materialises values.
+// Stricter than RFC 8259 in one way: an object may not repeat a key (compared by
+// exact bytes after unescaping), because a C tool reading the raw text and the
+// runtime reading the parsed value must not see different members.
 
 /// Describes why JSON text was rejected and where.
 public struct JSONError: Error, Sendable, CustomStringConvertible {
@@ -42,8 +45,23 @@ extension JSONValue {
     /// Returns whether `bytes` is valid JSON, with the same strictness as `parse(bytes:)`
     /// but without building any values.
     public static func isValid(bytes: UnsafeRawBufferPointer) -> Bool {
+        (try? checkSyntax(bytes: bytes)) != nil
+    }
+
+    /// Checks that `bytes` is valid JSON (as `isValid(bytes:)`), throwing the same precise error
+    /// `parse(bytes:)` would (offset, depth limit, lone surrogate, duplicate key, bad UTF-8).
+    public static func checkSyntax(bytes: UnsafeRawBufferPointer) throws(JSONError) {
         var parser = _JSONParser<_JSONValidateMode>(bytes)
-        return (try? parser.parseDocument()) != nil
+        _ = try parser.parseDocument()
+    }
+
+    /// Checks that `text` is valid JSON (see `checkSyntax(bytes:)`).
+    public static func checkSyntax(_ text: String) throws(JSONError) {
+        var copy = text
+        let result = copy.withUTF8 { buf in
+            Result { () throws(JSONError) in try checkSyntax(bytes: UnsafeRawBufferPointer(buf)) }
+        }
+        try result.get()
     }
 
     /// Returns whether `text` is valid JSON (see `isValid(bytes:)`).
@@ -136,6 +154,8 @@ struct _JSONParser<Mode: _JSONParseMode> {
     let b: UnsafeRawBufferPointer
     var pos = 0
     var depth = 0
+    /// Keys of the objects being validated (validate mode only), innermost object last.
+    var keyStack: [String] = []
 
     init(_ bytes: UnsafeRawBufferPointer) { b = bytes }
 
@@ -173,7 +193,7 @@ struct _JSONParser<Mode: _JSONParseMode> {
         case S.openBrace: return try parseObject()
         case S.openBracket: return try parseArray()
         case S.quote:
-            let s = try parseString()
+            let s = try parseString(decodeAlways: false)
             return Mode.buildsValues ? .string(s) : .null
         case S.minus, S.zero...S.nine:
             let start = pos
@@ -247,17 +267,36 @@ struct _JSONParser<Mode: _JSONParseMode> {
         try enterContainer()
         defer { depth -= 1 }
         var object = JSONObject()
+        // Validate mode builds no object, so it checks keys against this object's slice of
+        // `keyStack` (a set once the object is large); both modes refuse the same duplicates.
+        let keyBase = keyStack.count
+        var keySet: Set<_ExactString>? = nil
+        defer { if !Mode.buildsValues { keyStack.removeSubrange(keyBase...) } }
         skipWhitespace()
         if pos < b.count && b[pos] == S.closeBrace { pos += 1; return .object(object) }
         while true {
             guard pos < b.count, b[pos] == S.quote else { throw unexpected("expected a string key") }
-            let key = try parseString()
+            let keyOffset = pos
+            let key = try parseString(decodeAlways: true)
+            let duplicate: Bool
+            if Mode.buildsValues {
+                duplicate = object.contains(key: key)
+            } else if keySet != nil {
+                duplicate = !keySet!.insert(_ExactString(key)).inserted
+            } else {
+                duplicate = keyStack[keyBase...].contains { _sameBytes($0, key) }
+                keyStack.append(key)
+                if keyStack.count - keyBase > Self.linearKeyLimit {
+                    keySet = Set(keyStack[keyBase...].lazy.map(_ExactString.init))
+                }
+            }
+            if duplicate { throw Self.duplicateKey(key, at: keyOffset) }
             skipWhitespace()
             guard pos < b.count, b[pos] == S.colon else { throw unexpected("expected ':' after object key") }
             pos += 1
             skipWhitespace()
             let value = try parseValue()
-            if Mode.buildsValues { object[key] = value }  // a later duplicate replaces the earlier value
+            if Mode.buildsValues { object.appendNew(key, value) }
             skipWhitespace()
             guard pos < b.count else { throw unexpected("expected ',' or '}' after object member") }
             if b[pos] == S.closeBrace { pos += 1; return .object(object) }
@@ -270,9 +309,21 @@ struct _JSONParser<Mode: _JSONParseMode> {
         }
     }
 
+    /// Objects up to this many keys are checked for duplicates by a linear scan.
+    static var linearKeyLimit: Int { 16 }
+
+    /// A repeated member name. C tools receive the raw text and may read either value while
+    /// the runtime validated the other, so duplicates are refused rather than last-wins.
+    static func duplicateKey(_ key: String, at offset: Int) -> JSONError {
+        var quoted = ""
+        JSONValue.appendQuoted(key.unicodeScalars.count <= 64 ? key : String(key.unicodeScalars.prefix(61)) + "...",
+                               to: &quoted)
+        return JSONError(offset: offset, message: "duplicate key \(quoted) in object (keys must be unique)")
+    }
+
     /// Validates the string starting at the opening quote at `pos` and returns its
-    /// decoded contents ("" when only validating).
-    mutating func parseString() throws(JSONError) -> String {
+    /// decoded contents ("" when only validating, unless `decodeAlways`: keys are compared).
+    mutating func parseString(decodeAlways: Bool) throws(JSONError) -> String {
         let open = pos
         let start = pos + 1
         var i = start
@@ -295,7 +346,7 @@ struct _JSONParser<Mode: _JSONParseMode> {
             }
         }
         pos = i + 1
-        guard Mode.buildsValues else { return "" }
+        guard Mode.buildsValues || decodeAlways else { return "" }
         let raw = UnsafeRawBufferPointer(rebasing: b[start..<i])
         // Already validated, so decoding cannot hit a replacement path.
         return hasEscapes ? Self.decodeEscaped(raw) : String(decoding: raw, as: UTF8.self)

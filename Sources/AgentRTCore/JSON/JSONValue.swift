@@ -3,8 +3,11 @@
 
 /// A JSON value as defined by RFC 8259.
 ///
-/// Equality is semantic: numbers compare by mathematical value (`1 == 1.0`),
-/// objects compare by members regardless of member order.
+/// Equality is JSON equality: numbers compare by mathematical value (`1 == 1.0`),
+/// objects by members regardless of member order, and strings (values and keys) by their
+/// exact code points. Swift's `String ==` uses canonical equivalence ("e\u{301}" == "é"),
+/// which JSON does not: two different texts would compare equal and a schema's `const`,
+/// `enum` or `uniqueItems` could be satisfied by a string it does not allow.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -166,13 +169,15 @@ struct _JSONDecimal: Hashable {
 /// An insertion-ordered JSON object with unique keys.
 ///
 /// Setting an existing key replaces its value in place; setting `nil` removes it.
-/// Equality ignores member order, matching JSON semantics.
+/// Equality ignores member order, matching JSON semantics. Keys are distinct unless
+/// byte-for-byte equal: "\u{C5}" and "A\u{30A}" are two members.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     private var _keys: [String] = []
     private var _values: [JSONValue] = []
     /// Key → position, built only for larger objects; small ones use a linear scan,
-    /// which is faster and spares a dictionary allocation per parsed object.
-    private var _index: [String: Int]?
+    /// which is faster and spares a dictionary allocation per parsed object. Keys are
+    /// compared by their bytes, so canonically equivalent keys stay distinct members.
+    private var _index: [_ExactString: Int]?
     private static let indexThreshold = 8
 
     /// Creates an empty object.
@@ -218,16 +223,22 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         return v
     }
 
-    private func position(of key: String) -> Int? {
-        if let _index { return _index[key] }
-        return _keys.firstIndex(of: key)
+    /// True when a member is named exactly `key`.
+    public func contains(key: String) -> Bool { position(of: key) != nil }
+
+    func position(of key: String) -> Int? {
+        if let _index { return _index[_ExactString(key)] }
+        return _keys.firstIndex { _sameBytes($0, key) }
     }
+
+    /// Appends a member the caller knows is absent (the parser checks for duplicates first).
+    mutating func appendNew(_ key: String, _ value: JSONValue) { append(key, value) }
 
     private mutating func append(_ key: String, _ value: JSONValue) {
         _keys.append(key)
         _values.append(value)
         if _index != nil {
-            _index![key] = _keys.count - 1
+            _index![_ExactString(key)] = _keys.count - 1
         } else if _keys.count > Self.indexThreshold {
             rebuildIndex()
         }
@@ -241,8 +252,8 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     private mutating func rebuildIndex() {
         guard _keys.count > Self.indexThreshold else { _index = nil; return }
-        var index = [String: Int](minimumCapacity: _keys.count)
-        for (i, k) in _keys.enumerated() { index[k] = i }
+        var index = [_ExactString: Int](minimumCapacity: _keys.count)
+        for (i, k) in _keys.enumerated() { index[_ExactString(k)] = i }
         _index = index
     }
 
@@ -267,7 +278,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     /// True when both have the same members, in any order.
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        if lhs._keys == rhs._keys { return lhs._values == rhs._values }
+        if lhs._keys.elementsEqual(rhs._keys, by: _sameBytes) { return lhs._values == rhs._values }
         for (k, v) in lhs where rhs[k] != v { return false }
         return true
     }

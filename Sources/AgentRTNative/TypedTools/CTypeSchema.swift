@@ -17,7 +17,7 @@ extension CPrototype {
     }
 
     /// The JSON Schema of the tool's result, or nil for a `void` function. A `const char *`
-    /// result may be null (NULL pointer), a `float`/`double` result too (NaN or infinity).
+    /// result may be null (NULL pointer); a NaN or infinite `float`/`double` is an error, not null.
     public var outputSchema: JSONValue? {
         // Not a ternary: its `nil` would become JSONValue's nil literal, i.e. `.null`.
         guard returnType != .void else { return nil }
@@ -37,7 +37,7 @@ extension CType {
         case .bool:
             return .object(JSONObject([("type", .string("boolean"))]))
         case .float, .double:
-            return .object(JSONObject([("type", type("number", orNull: nullable))]))
+            return .object(JSONObject([("type", .string("number"))]))
         case .cString:
             return .object(JSONObject([("type", type("string", orNull: nullable))]))
         case .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .int, .long, .sizeT:

@@ -126,8 +126,9 @@ public final class TypedTool: @unchecked Sendable {
     }
 
     /// Calls the function with converted arguments and returns its result as JSON: null for
-    /// `void`, a NULL string or a non-finite float; exact numbers otherwise. Throws only when
-    /// a returned string is not valid UTF-8. Safe to call from many threads at once.
+    /// `void` or a NULL string; exact numbers otherwise. Throws when a returned string is not
+    /// valid UTF-8 or a float/double result is NaN or infinite (JSON has neither, and mapping
+    /// them to null would hide a failed computation). Safe to call from many threads at once.
     public func call(_ args: Arguments) throws(TypedToolCallError) -> JSONValue {
         precondition(args.owner == ObjectIdentifier(self), "Arguments were converted by another TypedTool")
         let parameters = prototype.parameters
@@ -173,6 +174,13 @@ public final class TypedTool: @unchecked Sendable {
         return try outcome.get()
     }
 
+    /// The error for a NaN or infinite float/double result, naming the function and the value.
+    private func nonFinite(_ value: Double) -> TypedToolCallError {
+        let shown = value.isNaN ? "NaN" : (value < 0 ? "-infinity" : "infinity")
+        return TypedToolCallError(message: "\"\(prototype.name)\" returned \(shown), which JSON cannot represent "
+            + "(a \(prototype.returnType == .float ? "float" : "double") result must be finite)")
+    }
+
     private func decodeResult(_ buffer: UnsafeMutableRawPointer) -> Result<JSONValue, TypedToolCallError> {
         let type = prototype.returnType
         switch type {
@@ -183,12 +191,13 @@ public final class TypedTool: @unchecked Sendable {
             return .success(.bool(UInt8(truncatingIfNeeded: buffer.load(as: ffi_arg.self)) != 0))
         case .float:
             let value = buffer.load(as: Float.self)
-            guard value.isFinite else { return .success(.null) }
+            guard value.isFinite else { return .failure(nonFinite(Double(value))) }
             // Via Float's shortest decimal, so 0.1f comes back as 0.1, not 0.100000001490116.
             return .success(.number(JSONNumber(Double(value.description) ?? Double(value))))
         case .double:
             let value = buffer.load(as: Double.self)
-            return .success(value.isFinite ? .number(JSONNumber(value)) : .null)
+            guard value.isFinite else { return .failure(nonFinite(value)) }
+            return .success(.number(JSONNumber(value)))
         case .cString:
             guard let pointer = buffer.load(as: UnsafePointer<UInt8>?.self) else { return .success(.null) }
             let bytes = UnsafeBufferPointer(start: pointer, count: strlen(UnsafeRawPointer(pointer)

@@ -35,6 +35,14 @@ bool yes(void) { return true; }
 const char *null_s(void) { return NULL; }
 const char *bad_utf8(void) { return "ok\xff"; }
 double not_a_number(void) { volatile double zero = 0.0; return zero / zero; }
+/* Non-finite results, which JSON cannot carry: each must be an error, never null. */
+double inf_d(void) { volatile double zero = 0.0; return 1.0 / zero; }
+double neg_inf_d(void) { volatile double zero = 0.0; return -1.0 / zero; }
+float nan_f(void) { volatile float zero = 0.0f; return zero / zero; }
+float inf_f(void) { volatile float zero = 0.0f; return 1.0f / zero; }
+float neg_inf_f(void) { volatile float zero = 0.0f; return -1.0f / zero; }
+/* Scales x by 1e300: overflows to infinity for large x, so the same tool can succeed or fail. */
+double scale_d(double x) { return x * 1e300; }
 
 static int counter;
 

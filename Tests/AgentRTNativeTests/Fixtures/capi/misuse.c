@@ -300,6 +300,14 @@ static void section_args(void) {
     FILE *junk;
     static const char *const placeholders[] = {"none", "null", "nil", "undefined", "default", "  NONE ", "0", "-"};
     static const char *const bad_inputs[] = {"{not json", "", "{\"a\":}", "[1,2", "\xff\xfe"};
+    static const char *const precise_inputs[][2] = {
+        {"{not json", "invalid JSON at byte 1: expected a string key"},
+        {"{\"a\":1,\"a\":2}", "byte 7: duplicate key \"a\""},
+        {"[\"\\ud800\"]", "byte 2: lone surrogate \\uD800"},
+        {"[\"ok\xff\"]", "byte 4: invalid UTF-8"},
+        {"\xff\xfe", "byte 0"},
+    };
+    char deep_input[301];
     size_t i;
 
     /* NULL out pointers where the contract requires them. */
@@ -403,6 +411,16 @@ static void section_args(void) {
         snprintf(label, sizeof label, "invalid input JSON #%zu -> invalid_argument", i + 1);
         expect_run(rt, label, "basics", "echo", "args-user", bad_inputs[i], NULL, AGENTRT_ERR_INVALID_ARGUMENT, "JSON");
     }
+    /* The message is the parser's own: what is wrong and at which byte. */
+    for (i = 0; i < sizeof precise_inputs / sizeof *precise_inputs; i++) {
+        snprintf(label, sizeof label, "invalid input JSON #%zu -> the parser's message \"%s\"", i + 1, precise_inputs[i][1]);
+        expect_run(rt, label, "basics", "echo", "args-user", precise_inputs[i][0], NULL, AGENTRT_ERR_INVALID_ARGUMENT,
+                   precise_inputs[i][1]);
+    }
+    memset(deep_input, '[', 300);
+    deep_input[300] = '\0';
+    expect_run(rt, "input_json nested 300 deep -> names the depth limit", "basics", "echo", "args-user", deep_input, NULL,
+               AGENTRT_ERR_INVALID_ARGUMENT, "nesting depth exceeds the limit of 256");
     memset(&options, 0, sizeof options);
     expect_run(rt, "run options with struct_size 0 -> invalid_argument", "basics", "echo", "args-user", "{}", &options,
                AGENTRT_ERR_INVALID_ARGUMENT, "struct_size");
