@@ -19,7 +19,8 @@ extension Runtime {
     public func resetSession(userID: String, sessionID: String) -> Int {
         guard let user = users.existing(userID) else { return 0 }
         let slots: [InstanceSlot] = user.lock.withLock {
-            let keys = user.instances.keys.filter { $0.sessionID == sessionID }
+            let key = ExactID(sessionID)
+            let keys = user.instances.keys.filter { $0.session == key }
             return keys.compactMap { user.instances.removeValue(forKey: $0) }
         }
         close(slots)
