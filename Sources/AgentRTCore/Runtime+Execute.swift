@@ -357,7 +357,7 @@ extension Runtime {
         }
         // Every cancellation of the context (caller, watchdog, removal, shutdown) moves the call's
         // state machine; the handler holds the call weakly (the context lives inside the call).
-        call.context.onCancel { [weak call] cause in call?.contextCancelled(cause) }
+        if let cause = call.context.observeCancellation(call) { call.contextCancelled(cause) }   // cancelled already
         // Every run, host tool calls (`host.call`) included, starts and ends once in its stream.
         let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
         call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))

@@ -39,6 +39,20 @@ public final class UserExecutionContext: @unchecked Sendable {
 
     private struct Weak { weak var context: UserExecutionContext? }
 
+    /// The call that owns this context, told of its cancellation (weak: the call holds the
+    /// context). One field instead of a handler closure per call. Guarded by `lock`.
+    private weak var cancelObserver: (any ContextCancelObserver)?
+
+    /// Sets the observer; returns the cause if the context was already cancelled (the observer
+    /// is then not called for it: the caller handles it).
+    func observeCancellation(_ o: any ContextCancelObserver) -> CancellationCause? {
+        lock.withLock {
+            if let cause { return cause }
+            cancelObserver = o
+            return nil
+        }
+    }
+
     /// Creates a root context after validating every id.
     ///
     /// - Throws: `invalid_context` naming the field and the reason.
@@ -121,16 +135,17 @@ public final class UserExecutionContext: @unchecked Sendable {
     /// Cancels this context and every descendant. Idempotent, never waits; the first cause wins.
     /// Handlers run on the calling thread, outside any lock.
     public func cancel(_ cause: CancellationCause) {
-        let taken: ([UserExecutionContext], [@Sendable (CancellationCause) -> Void])? = lock.withLock {
+        let taken: ([UserExecutionContext], [@Sendable (CancellationCause) -> Void], (any ContextCancelObserver)?)? = lock.withLock {
             if self.cause != nil { return nil }
             self.cause = cause
             cancelled.store(true, ordering: .releasing)
             let kids = children.values.compactMap(\.context)
             let handlers = cancelHandlers
             cancelHandlers.removeAll()
-            return (kids, handlers)
+            return (kids, handlers, cancelObserver)
         }
-        guard let (kids, handlers) = taken else { return }
+        guard let (kids, handlers, observer) = taken else { return }
+        observer?.contextCancelled(cause)
         for h in handlers { h(cause) }
         for k in kids { k.cancel(cause) }
     }
@@ -181,6 +196,11 @@ public final class UserExecutionContext: @unchecked Sendable {
     private func detach(_ child: UserExecutionContext) {
         lock.withLock { _ = children.removeValue(forKey: ObjectIdentifier(child)) }
     }
+}
+
+/// Told when a context is cancelled (on the cancelling thread, outside the context's lock).
+protocol ContextCancelObserver: AnyObject, Sendable {
+    func contextCancelled(_ cause: CancellationCause)
 }
 
 /// Unique run ids: a per-process random prefix and a counter (unique, cheap, not secret).

@@ -22,7 +22,7 @@ public struct RunResult: Sendable {
 /// A root call's life is the state machine `State` (see `AgentCall+Lifecycle.swift`), changed
 /// only under `lock`; whoever makes a transition performs its side effects (permits, zombie
 /// count, breaker, terminal event, completion), so each happens exactly once.
-public final class AgentCall: WorkItem, Watched, @unchecked Sendable {
+public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @unchecked Sendable {
     public let context: UserExecutionContext
     /// The agent's (or tool's) plugin and name, as shown in events.
     public let plugin: String
