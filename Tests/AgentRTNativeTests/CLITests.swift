@@ -142,7 +142,7 @@ struct CLITests {
                          "guarded call, no subscriber", "guarded call, one subscriber", "JSON tool call",
                          "typed tool call", "emit into the bus", "emit delivered", "session open + close",
                          "throughput, 1 concurrent", "throughput, 10 concurrent", "throughput, 100 concurrent",
-                         "throughput, 1000 concurrent", "sustained load", "RSS per idle user session"] {
+                         "throughput, 1000 concurrent", "sustained load", "heap per idle user session"] {
             #expect(names.contains { $0.contains(expected) }, "row \(expected) missing from \(names)")
         }
         // Every row measured something, and guarded rows carry their ratio to the baseline.

@@ -76,3 +76,19 @@ func residentBytes() -> Int {
     guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
+
+/// Bytes in use from malloc: mallinfo2()'s `uordblks` + `hblkhd`, found with dlsym (Swift's Glibc
+/// module does not import <malloc.h>); on x86-64 a struct this large is returned through a hidden
+/// first pointer argument. Falls back to the resident set size elsewhere.
+func heapInUseBytes() -> Int {
+#if arch(x86_64) && os(Linux)
+    if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallinfo2") {
+        typealias Mallinfo2 = @convention(c) (UnsafeMutablePointer<Int>) -> UnsafeMutableRawPointer?
+        let mallinfo2 = unsafeBitCast(sym, to: Mallinfo2.self)
+        var fields = [Int](repeating: 0, count: 10)
+        _ = fields.withUnsafeMutableBufferPointer { mallinfo2($0.baseAddress!) }
+        return fields[7] + fields[4]
+    }
+#endif
+    return residentBytes()
+}
