@@ -95,13 +95,15 @@ public func agentrt_set_log_callback(_ rt: OpaquePointer?, _ minLevel: Int32, _ 
                                      _ userData: UnsafeMutableRawPointer?) -> Int32 {
     withRuntime(rt) { e in
         guard (0...5).contains(minLevel) else { return .invalidArgument }
+        let owner = ObjectIdentifier(e)
         guard let callback else {
             e.runtime.logSink.withLock { $0 = { _, _ in } }
+            ProcessLog.release(owner)
             return .ok
         }
         let sink = CLogSink(callback: callback, userData: userData, minLevel: minLevel)
         e.runtime.logSink.withLock { $0 = { level, line in sink(level, line) } }
-        NativeHost.processLogSink.withLock { $0 = { level, line in sink(level, line) } }
+        ProcessLog.claim(owner) { level, line in sink(level, line) }
         return .ok
     }
 }
@@ -116,6 +118,7 @@ public func agentrt_runtime_free(_ rt: OpaquePointer?) -> Int32 {
             return Array(e.subscriptions.values)
         }
         for s in subs { s.cancel() }
+        ProcessLog.release(ObjectIdentifier(e))
         // Ends every run (completion callbacks called once each before this returns), closes
         // every session and runs plugins' on_shutdown.
         e.runtime.shutdown()
@@ -140,6 +143,28 @@ public func agentrt_load_plugin(_ rt: OpaquePointer?, _ path: UnsafePointer<CCha
         } catch {
             store("[\(error.code.rawValue)] \(error.message)", outError)
             return .loadFailed
+        }
+    }
+}
+
+/// Which runtime's callback receives plugin log lines written without a call (on_init): the
+/// most recent to set one; silenced again when that runtime sets NULL or is freed, so a host's
+/// callback and user_data are never called after it withdrew them.
+enum ProcessLog {
+    private static let owner = Locked<ObjectIdentifier?>(nil)
+
+    static func claim(_ o: ObjectIdentifier, _ sink: @escaping @Sendable (Int32, String) -> Void) {
+        owner.withLock { cur in
+            cur = o
+            NativeHost.processLogSink.withLock { $0 = sink }
+        }
+    }
+
+    static func release(_ o: ObjectIdentifier) {
+        owner.withLock { cur in
+            guard cur == o else { return }
+            cur = nil
+            NativeHost.processLogSink.withLock { $0 = { _, _ in } }
         }
     }
 }

@@ -36,8 +36,13 @@ extension Runtime {
             if let removed = users.remove(u.userID) { cleanup(removed, reason: "the runtime shut down") }
         }
         _ = waitUntilPluginWorkDone(realLimit: configuration.grace.nanoseconds &+ 2_000_000_000)
+        let zombies = agentDescriptors.reduce(0) { n, d in n + (entry(d.plugin, d.name)?.stats.zombies.load(ordering: .relaxed) ?? 0) }
+        let stillRunning = zombies > 0 || pluginWork.count.load(ordering: .acquiring) > 0
+        if stillRunning {
+            log(level: 3, "shutdown: \(zombies) abandoned calls still run plugin code; plugins are not shut down under them (on_shutdown skipped)")
+        }
         let hooks = shutdownHooks.withLock { h in defer { h.removeAll() }; return h }
-        for h in hooks { h() }
+        for h in hooks { h(stillRunning) }
 
         watchdog.stop()
         pool.shutdown()
@@ -62,7 +67,7 @@ extension Runtime {
         let realEnd = MonotonicTime.nanos() &+ realLimit
         quiescence.lock()
         defer { quiescence.unlock() }
-        while pendingPluginWork.load(ordering: .acquiring) > 0 {
+        while pluginWork.count.load(ordering: .acquiring) > 0 {
             if MonotonicTime.nanos() >= realEnd { return false }
             _ = quiescent.wait(quiescence, untilNanos: min(realEnd, MonotonicTime.nanos() &+ 5_000_000))
         }

@@ -25,13 +25,8 @@ extension Runtime {
             if let result { return .success(result) }
             return .failure(AgentRTError(.internal, "tool \(name) returned no result", runID: rr.runID))
         case .failure(let e):
-            // The dispatcher's refusal (bad arguments, unknown tool, open breaker …) keeps its code.
-            if e.code == .agentError, status != .ok {
-                // Malformed or oversized arguments are the caller's bad arguments.
-                let code: ErrorCode = status == .invalidJSON || status == .tooLarge || status == .invalidArgument
-                    ? .badArguments : (ErrorCode.allCases.first { $0.status == status } ?? .internal)
-                return .failure(AgentRTError(code, lastError ?? "tool call failed with status \(status.name)", runID: rr.runID))
-            }
+            // The dispatcher's refusal already carries its code (see AgentCall's outcome rules).
+            _ = (status, lastError)
             return .failure(e)
         }
     }

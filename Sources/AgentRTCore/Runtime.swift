@@ -108,6 +108,10 @@ public final class Runtime: @unchecked Sendable {
     public init(configuration: Configuration = Configuration(), clock: any RuntimeClock = SystemClock()) {
         self.configuration = configuration
         self.clock = clock
+        let q = Lock(), c = ConditionVariable()
+        self.quiescence = q
+        self.quiescent = c
+        self.pluginWork = PluginWorkCount(lock: q, cond: c)
         self.events = EventBus(replayCapacity: configuration.replayCapacity, replayBytes: configuration.replayBytes)
         self.watchdog = Watchdog(clock: clock)
         self.users = UserRegistry(perUserLimit: configuration.perUserLimit, events: events, clock: clock, timers: watchdog)
@@ -132,12 +136,13 @@ public final class Runtime: @unchecked Sendable {
     let isShutDown = Atomic<Bool>(false)
     /// Root calls started whose outcome (and completion callback) is not yet delivered.
     let pendingOutcomes = Atomic<Int>(0)
-    /// Plugin work queued outside calls (session closes).
-    let pendingPluginWork = Atomic<Int>(0)
-    let quiescence = Lock()
-    let quiescent = ConditionVariable()
+    /// Plugin work queued outside calls (session closes); a separate object so the queued work
+    /// never holds the runtime (a close queued from `deinit` must not resurrect it).
+    let pluginWork: PluginWorkCount
+    let quiescence: Lock
+    let quiescent: ConditionVariable
     /// Run once at shutdown, after every call and session close (plugins' `on_shutdown`).
-    let shutdownHooks = Locked<[@Sendable () -> Void]>([])
+    let shutdownHooks = Locked<[@Sendable (_ pluginCodeStillRunning: Bool) -> Void]>([])
 
     func outcomeDelivered() {
         pendingOutcomes.subtract(1, ordering: .acquiringAndReleasing)
@@ -145,16 +150,13 @@ public final class Runtime: @unchecked Sendable {
             quiescence.withLock { quiescent.broadcast() }
         }
     }
-    func pluginWorkStarted() { pendingPluginWork.add(1, ordering: .relaxed) }
-    func pluginWorkFinished() {
-        if pendingPluginWork.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 && isShutDown.load(ordering: .acquiring) {
-            quiescence.withLock { quiescent.broadcast() }
-        }
-    }
+
 
     /// Registers work to run once when the runtime shuts down (after its calls ended and its
-    /// sessions closed); used by the native layer for plugins' `on_shutdown`.
-    public func addShutdownHook(_ body: @escaping @Sendable () -> Void) {
+    /// sessions closed); used by the native layer for plugins' `on_shutdown`. The argument says
+    /// whether abandoned calls (or session closes) still run plugin code: a plugin must not be
+    /// shut down under its own running code.
+    public func addShutdownHook(_ body: @escaping @Sendable (_ pluginCodeStillRunning: Bool) -> Void) {
         shutdownHooks.withLock { $0.append(body) }
     }
 
@@ -259,5 +261,21 @@ public final class Runtime: @unchecked Sendable {
         let text = "agentrt \(LogLine.names[Int(min(max(level, 0), 4))].uppercased()): \(clean)\n"
         var t = text
         t.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Counts plugin work queued outside calls and wakes a waiting shutdown when it drains.
+final class PluginWorkCount: @unchecked Sendable {
+    let count = Atomic<Int>(0)
+    private let lock: Lock
+    private let cond: ConditionVariable
+    init(lock: Lock, cond: ConditionVariable) {
+        self.lock = lock
+        self.cond = cond
+    }
+    func started() { count.add(1, ordering: .relaxed) }
+    func finished() {
+        count.subtract(1, ordering: .acquiringAndReleasing)
+        lock.withLock { cond.broadcast() }
     }
 }

@@ -43,7 +43,7 @@ func out(_ text: String, terminator: String = "\n") {
     if terminator == "\n" { CLIOutput.line(text) } else { CLIOutput.write(text + terminator) }
 }
 
-/// Notices a plugin that ends the process (`exit`, `quick_exit`… from inside an agent): an
+/// Notices a plugin that ends the process (`exit()` from inside an agent; `_exit` and `quick_exit` skip atexit handlers and need process isolation): an
 /// `atexit` handler that, while a run is in progress, says which agent ended the process and
 /// exits with the `crashed` status instead of the plugin's (often 0).
 enum RunGuard {

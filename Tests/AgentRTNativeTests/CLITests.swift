@@ -147,8 +147,13 @@ struct CLITests {
         }
         // Every row measured something, and guarded rows carry their ratio to the baseline.
         for row in rows {
-            let measured = row["median_ns"]?.doubleValue ?? row["bytes"]?.doubleValue ?? 0
-            #expect(measured > 0, "row \(row.serialized()) measured nothing")
+            // "(per call)" rows are differences of two runs (with and without N tool calls): on a
+            // loaded machine a single quick round can come out at 0; they must still be present.
+            let derived = row["name"]?.stringValue?.contains("(per call)") == true
+            let measured = row["median_ns"]?.doubleValue ?? row["bytes"]?.doubleValue
+            #expect(measured != nil, "row \(row.serialized()) has no figure")
+            if derived { continue }
+            #expect((measured ?? 0) > 0, "row \(row.serialized()) measured nothing")
             if row["baseline"] != nil { #expect(row["ratio"]?.doubleValue != nil, "\(row.serialized())") }
         }
     }

@@ -113,7 +113,7 @@ agentrt_status agentrt_cancel(agentrt_runtime *rt, const char *run_id);
 
 /* An event of a user's stream, as one JSON object (the envelope of EVENTS.md), borrowed for the
  * duration of the callback. Called in seq order, one call at a time per subscription, on one of
- * the runtime's shared event-delivery threads (at most 16 per process, named "agentrt-events";
+ * the runtime's shared event-delivery threads (at most 16 per process with the pool's watcher;
  * never the thread that emitted the event, and not always the same thread for a subscription).
  * A callback that blocks holds one delivery thread; others keep serving other subscriptions. */
 typedef void (*agentrt_event_callback)(void *user_data, const char *event_json, size_t length);

@@ -230,6 +230,13 @@ extension AgentCall {
                 return .failure(AgentRTError(.invalidOutput, "\(describe()) returned without setting a result", runID: runID))
             }
             let text = errorMessage ?? "returned \(status.name) without an error message"
+            if hostTool != nil {
+                // A host tool call refused by the dispatcher ends with the dispatcher's code (the
+                // terminal event and the caller agree: not_found, bad_arguments, circuit_open …).
+                let code: ErrorCode = status == .invalidJSON || status == .tooLarge || status == .invalidArgument
+                    ? .badArguments : (ErrorCode.allCases.first { $0.status == status } ?? .agentError)
+                return .failure(AgentRTError(code, text, runID: runID))
+            }
             return .failure(AgentRTError(.agentError, "\(describe()) failed: \(text)", runID: runID))
         }
     }

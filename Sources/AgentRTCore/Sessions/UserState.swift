@@ -185,18 +185,18 @@ final class InstanceSlot: @unchecked Sendable {
 /// Runs a plugin's close hook on a worker thread (plugin code never runs on the caller's pool,
 /// the watchdog or a canceller's thread); counted so shutdown can wait for it.
 final class CloseInstanceItem: WorkItem, @unchecked Sendable {
-    let runtime: Runtime
+    let work: PluginWorkCount
     let slot: InstanceSlot
     let instance: AgentInstance
     init(runtime: Runtime, slot: InstanceSlot, instance: AgentInstance) {
-        self.runtime = runtime
+        self.work = runtime.pluginWork   // not the runtime: this may be queued from its deinit
         self.slot = slot
         self.instance = instance
-        runtime.pluginWorkStarted()
+        work.started()
     }
     func runOnWorker() {
         slot.implementation.closeSession(instance)
-        runtime.pluginWorkFinished()
+        work.finished()
     }
-    func workerThreadExited() { runtime.pluginWorkFinished() }
+    func workerThreadExited() { work.finished() }
 }

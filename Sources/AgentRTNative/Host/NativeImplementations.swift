@@ -99,7 +99,7 @@ extension Runtime {
     public func install(_ plugin: NativePlugin) throws(AgentRTError) {
         if PluginUses.claim(self, plugin) {
             PluginLoader.shared.retain(plugin)
-            addShutdownHook { [plugin] in PluginLoader.shared.release(plugin) }
+            addShutdownHook { [plugin] stillRunning in PluginLoader.shared.release(plugin, shutDown: !stillRunning) }
         }
         let known = Set(agentDescriptors.map(\.qualifiedName))
         for a in plugin.agents where !known.contains(a.descriptor.qualifiedName) {
@@ -135,7 +135,7 @@ enum PluginUses {
         let r = ObjectIdentifier(runtime)
         let first = table.withLock { $0[r, default: []].insert(ObjectIdentifier(plugin)).inserted }
         if first && table.withLock({ $0[r]!.count == 1 }) {
-            runtime.addShutdownHook { _ = table.withLock { $0.removeValue(forKey: r) } }
+            runtime.addShutdownHook { _ in _ = table.withLock { $0.removeValue(forKey: r) } }
         }
         return first
     }

@@ -27,11 +27,14 @@ public final class PluginLoader: @unchecked Sendable {
 
     /// A runtime stopped using `plugin`; the last one runs `on_shutdown` (on this thread, under
     /// the loader's lock like `on_init`) and retires it.
-    func release(_ plugin: NativePlugin) {
+    /// With `shutDown` false (abandoned calls still run its code) the plugin stays loaded and
+    /// initialised: a later runtime reuses it, and `on_shutdown` never runs under running code.
+    func release(_ plugin: NativePlugin, shutDown: Bool = true) {
         lock.withLock {
             let n = (uses[plugin.fileID] ?? 1) - 1
             guard n <= 0 else { uses[plugin.fileID] = n; return }
             uses.removeValue(forKey: plugin.fileID)
+            guard shutDown else { return }
             if byFile[plugin.fileID] === plugin { byFile.removeValue(forKey: plugin.fileID) }
             if byName[plugin.name] === plugin { byName.removeValue(forKey: plugin.name) }
             plugin.shutdown?(plugin.state)
