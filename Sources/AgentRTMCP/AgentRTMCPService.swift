@@ -1,0 +1,65 @@
+import AgentRTCore
+import MCP
+
+/// The runtime as an MCP server for one user: `tools/list` offers every tool of the loaded
+/// plugins and every agent (names: `MCPToolName`), `tools/call` runs them through every guard
+/// for that user.
+///
+/// Transport-neutral: `makeServer()` gives an SDK `Server` with the handlers installed, to be
+/// started on any transport — stdio for `agentrt mcp` (`serve(transport:)`), the Streamable
+/// HTTP transport for `/mcp` on `agentrt serve` (one service per MCP session, with the user the
+/// bearer token names).
+public final class AgentRTMCPService: Sendable {
+    public let runtime: Runtime
+    public let user: MCPUser
+
+    public init(runtime: Runtime, user: MCPUser) {
+        self.runtime = runtime
+        self.user = user
+    }
+
+    /// What `initialize` tells the client about this server.
+    public static let serverName = "agentrt"
+    static let instructions = """
+        agentrt tools are named plugin.tool; agents are offered as tools named plugin.agent.NAME \
+        (long-running: send a progressToken to receive the run's events as progress, \
+        notifications/cancelled cancels the run).
+        """
+
+    /// A server with the handlers installed, not yet started.
+    public func makeServer() async -> Server {
+        let server = Server(name: Self.serverName, version: AgentRTVersion.string, title: "agentrt",
+                            instructions: Self.instructions,
+                            capabilities: .init(logging: .init(), tools: .init(listChanged: false)))
+        let notifier = MCPNotifier()
+        notifier.attach(server)
+        let catalog = MCPToolCatalog(runtime: runtime)
+        let tools = MCPToolCall(runtime: runtime, user: user)
+        let agents = MCPAgentRun(runtime: runtime, user: user, notifier: notifier)
+        await server.withMethodHandler(ListTools.self) { _ in
+            ListTools.Result(tools: catalog.tools())
+        }
+        await server.withMethodHandler(CallTool.self) { params in
+            switch catalog.resolve(params.name) {
+            case .unknown(let why):
+                return MCPStructuredResult.error(why)
+            case .tool(let d):
+                return await tools.call(d, arguments: params.arguments)
+            case .agent(let d):
+                return try await agents.run(d, arguments: params.arguments, progressToken: params._meta?.progressToken)
+            }
+        }
+        // The client may pick a log level; the only log line sent (a run cancelled) is `info`.
+        await server.withMethodHandler(SetLoggingLevel.self) { _ in Empty() }
+        return server
+    }
+
+    /// Serves on `transport` until the client goes away (the transport's input ends), then
+    /// stops the server. The runtime is the caller's to shut down.
+    public func serve(transport: any Transport) async throws {
+        let server = await makeServer()
+        try await server.start(transport: transport)
+        await server.waitUntilCompleted()
+        await server.stop()
+    }
+}
