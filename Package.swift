@@ -64,7 +64,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AgentRTMCPTests",
-            dependencies: ["AgentRTMCP", "AgentRTNative", "AgentRTCore",
+            dependencies: ["AgentRTMCP", "AgentRTNative", "AgentRTCore", "agentrt",
                            .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: strict),
     ]

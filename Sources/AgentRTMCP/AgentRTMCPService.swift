@@ -54,12 +54,16 @@ public final class AgentRTMCPService: Sendable {
         return server
     }
 
-    /// Serves on `transport` until the client goes away (the transport's input ends), then
-    /// stops the server. The runtime is the caller's to shut down.
-    public func serve(transport: any Transport) async throws {
+    /// Serves on `transport` until the client goes away (the transport's input ends); then
+    /// answers the calls already received (each is bounded by its deadline; at most `drain`
+    /// is waited) and stops the server. The runtime is the caller's to shut down: its
+    /// `shutdown()` cancels whatever still runs.
+    public func serve(transport: any Transport, drain: Duration = .seconds(10)) async throws {
+        let draining = DrainingTransport(transport)
         let server = await makeServer()
-        try await server.start(transport: transport)
+        try await server.start(transport: draining)
         await server.waitUntilCompleted()
+        _ = await draining.waitUntilAnswered(limit: drain)
         await server.stop()
     }
 }

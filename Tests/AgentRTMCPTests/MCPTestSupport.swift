@@ -17,23 +17,33 @@ enum PluginFixtures {
         return url
     }()
 
+    /// `Tests/AgentRTNativeTests/Fixtures/exec/<name>.c` built as a shared library.
+    static func execFixture(_ name: String) async throws -> String {
+        try await build(key: "exec:\(name)",
+                        source: repository.appendingPathComponent("Tests/AgentRTNativeTests/Fixtures/exec/\(name).c").path,
+                        output: directory.appendingPathComponent("lib\(name).so").path)
+    }
+
     private static let builds = Locked<[String: Task<String, any Error>]>([:])
 
     /// `plugins/<relative>.c` built as a shared library, e.g. `example("c-basics/basics")`.
     static func example(_ relative: String) async throws -> String {
         let name = URL(fileURLWithPath: relative).lastPathComponent
-        let source = repository.appendingPathComponent("plugins/\(relative).c").path
-        let output = directory.appendingPathComponent("lib\(name).so").path
+        return try await build(key: relative, source: repository.appendingPathComponent("plugins/\(relative).c").path,
+                               output: directory.appendingPathComponent("lib\(name).so").path)
+    }
+
+    private static func build(key: String, source: String, output: String) async throws -> String {
         let include = repository.appendingPathComponent("include").path
         let task = builds.withLock { tasks -> Task<String, any Error> in
-            if let t = tasks[relative] { return t }
+            if let t = tasks[key] { return t }
             let t = Task<String, any Error> {
                 let status = try await run("/usr/bin/env", ["cc", "-std=c99", "-shared", "-fPIC", "-fvisibility=hidden",
                                                              "-I", include, source, "-o", output])
                 guard status == 0 else { throw FixtureError("cc failed to build \(source) (status \(status))") }
                 return output
             }
-            tasks[relative] = t
+            tasks[key] = t
             return t
         }
         return try await task.value
@@ -55,6 +65,26 @@ enum PluginFixtures {
 struct FixtureError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+/// The built `agentrt` executable: searched upwards from the test bundle (the build folder).
+enum AgentRTBinary {
+    static let path: String? = {
+        var candidates: [URL] = []
+        if let a0 = CommandLine.arguments.first { candidates.append(URL(fileURLWithPath: a0).standardizedFileURL) }
+        for b in Bundle.allBundles { candidates.append(URL(fileURLWithPath: b.bundlePath)) }
+        for c in candidates {
+            var dir = c
+            for _ in 0..<6 {
+                let exe = dir.appendingPathComponent("agentrt").path
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: exe, isDirectory: &isDir), !isDir.boolValue,
+                   FileManager.default.isExecutableFile(atPath: exe) { return exe }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        return nil
+    }()
 }
 
 /// A runtime with plugins loaded, served by `AgentRTMCPService` to an SDK client over the

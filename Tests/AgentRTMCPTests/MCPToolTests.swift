@@ -70,10 +70,10 @@ struct MCPToolTests {
         #expect(wrongType.isError == true)
         let t = try #require(wrongType.text)
         #expect(t.hasPrefix("bad_arguments:"), "\(t)")
-        #expect(t.contains("\"a\"") || t.contains(" a "), "\(t)")
+        #expect(t.contains("argument \"a\"") && t.contains("expected integer"), "\(t)")
         #expect(missing.isError == true)
         #expect(missing.text?.hasPrefix("bad_arguments:") == true, "\(missing.text ?? "")")
-        #expect(missing.text?.contains("b") == true)
+        #expect(missing.text?.contains("missing argument \"b\"") == true, "\(missing.text ?? "")")
     }
 
     @Test("unknown tools and agents are tool errors that say so")
