@@ -49,8 +49,12 @@ public final class AgentRTMCPService: Sendable {
                 return try await agents.run(d, arguments: params.arguments, progressToken: params._meta?.progressToken)
             }
         }
-        // The client may pick a log level; the only log line sent (a run cancelled) is `info`.
-        await server.withMethodHandler(SetLoggingLevel.self) { _ in Empty() }
+        // The only log line sent (a run cancelled) is `info`: a client that asks for `notice`
+        // or higher no longer gets it.
+        await server.withMethodHandler(SetLoggingLevel.self) { params in
+            notifier.setMinimumLevel(params.level)
+            return Empty()
+        }
         return server
     }
 

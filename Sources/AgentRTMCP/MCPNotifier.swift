@@ -1,3 +1,4 @@
+import AgentRTCore
 import MCP
 
 /// Sends notifications to the client of one server. Holds the server weakly: the server owns
@@ -9,6 +10,8 @@ struct MCPNotifier: Sendable {
         weak var server: Server?
     }
     private let box = Box()
+    /// The lowest level the client asked for (`logging/setLevel`); nil: every level.
+    private let minimumLevel = Locked<LogLevel?>(nil)
 
     init() {}
 
@@ -20,8 +23,15 @@ struct MCPNotifier: Sendable {
                                                                     message: message)))
     }
 
+    /// `logging/setLevel`.
+    func setMinimumLevel(_ level: LogLevel) { minimumLevel.withLock { $0 = level } }
+
     func log(level: LogLevel, data: Value) async {
+        if let min = minimumLevel.withLock({ $0 }), Self.rank(level) < Self.rank(min) { return }
         guard let server = box.server else { return }
         try? await server.log(level: level, logger: "agentrt", data: data)
     }
+
+    /// Severity order: the spec's (syslog) order, as `LogLevel` declares its cases.
+    static func rank(_ l: LogLevel) -> Int { LogLevel.allCases.firstIndex(of: l) ?? 0 }
 }
