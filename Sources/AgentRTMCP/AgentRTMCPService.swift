@@ -44,7 +44,11 @@ public final class AgentRTMCPService: Sendable {
             case .unknown(let why):
                 return MCPStructuredResult.error(why)
             case .tool(let d):
-                return await tools.call(d, arguments: params.arguments)
+                let result = await tools.call(d, arguments: params.arguments)
+                // A tool call cannot be stopped midway (it ends by its deadline); a cancelled
+                // request still gets no response, as the spec asks.
+                try Task.checkCancellation()
+                return result
             case .agent(let d):
                 return try await agents.run(d, arguments: params.arguments, progressToken: params._meta?.progressToken)
             }
