@@ -68,7 +68,18 @@ async def main():
         logs.append(params)
 
     checks = Checks()
-    server = StdioServerParameters(command=args.agentrt, args=["mcp", *libs, "--user", "py-client"])
+    try:
+        await run_checks(checks, args.agentrt, libs, logs, on_log)
+    except Exception:  # noqa: BLE001 - the server could not be started or the session broke
+        checks.failed += 1
+        print("FAIL the MCP session itself", flush=True)
+        traceback.print_exc()
+    print(f"{checks.passed} passed, {checks.failed} failed")
+    return 1 if checks.failed else 0
+
+
+async def run_checks(checks, agentrt, libs, logs, on_log):
+    server = StdioServerParameters(command=agentrt, args=["mcp", *libs, "--user", "py-client"])
     async with stdio_client(server) as (read, write):
         async with ClientSession(read, write, logging_callback=on_log,
                                  read_timeout_seconds=CALL_TIMEOUT) as session:
@@ -149,8 +160,6 @@ async def main():
             await checks.run("cancellation", cancellation)
             await checks.run("bad arguments", bad_arguments)
             await checks.run("unknown tool", unknown_tool)
-    print(f"{checks.passed} passed, {checks.failed} failed")
-    return 1 if checks.failed else 0
 
 
 if __name__ == "__main__":
