@@ -38,6 +38,28 @@ struct MCPAgentTests {
         #expect(runIDs.count == 1 && runIDs.first?.hasPrefix("mcp_") == true, "\(runIDs)")
     }
 
+    @Test("two runs of one user at once: each token gets only its own run's events")
+    func concurrentRunsKeepTheirProgress() async throws {
+        let h = try await MCPHarness.start(plugins: ["c-textkit/textkit"])
+        async let a = h.call("textkit.agent.planner", ["text": "first run"], progressToken: .string("a"))
+        async let b = h.call("textkit.agent.planner", ["text": "second run here"], progressToken: .integer(2))
+        let (ra, rb) = try await (a, b)
+        let progress = h.progress.withLock { $0 }
+        await h.stop()
+        #expect(ra.isError == false && rb.isError == false)
+        func runIDs(_ token: ProgressToken) -> Set<String> {
+            Set(progress.filter { $0.progressToken == token }.compactMap {
+                $0.message.flatMap(MCPValuesForTests.parse)?.objectValue?["run_id"]?.stringValue
+            })
+        }
+        let idsA = runIDs(.string("a")), idsB = runIDs(.integer(2))
+        #expect(idsA.count == 1 && idsB.count == 1, "\(idsA) \(idsB)")
+        #expect(idsA.isDisjoint(with: idsB))
+        // Each run's arguments show up only under its own token.
+        let textsA = progress.filter { $0.progressToken == .string("a") }.compactMap(\.message).joined()
+        #expect(textsA.contains("first run") && !textsA.contains("second run here"))
+    }
+
     @Test("without a progressToken an agent call sends no progress")
     func agentWithoutProgress() async throws {
         let h = try await MCPHarness.start(plugins: ["c-textkit/textkit"])
