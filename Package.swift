@@ -22,6 +22,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The Model Context Protocol (`agentrt mcp`): JSON-RPC, lifecycle and stdio transport.
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
+        // Already a dependency of the MCP SDK; named here for its FileDescriptor (stdio transport).
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.0.0"),
     ],
     targets: [
         // The C headers: agentrt/plugin.h (plugin ABI) and agentrt/agentrt.h (embedding API).
@@ -35,10 +39,16 @@ let package = Package(
         .target(name: "CAgentRTPluginMagic", dependencies: ["CAgentRT"]),
         .target(name: "AgentRTSDK", dependencies: ["CAgentRT", "CAgentRTPluginMagic"], swiftSettings: strict),
         .target(name: "AgentRT", dependencies: ["AgentRTCore", "AgentRTNative", "CAgentRT"], swiftSettings: strict),
+        // Serves the runtime's tools and agents to MCP clients (stdio now, Streamable HTTP later).
+        .target(
+            name: "AgentRTMCP",
+            dependencies: ["AgentRTCore", .product(name: "MCP", package: "swift-sdk"),
+                           .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
         .executableTarget(
             name: "agentrt",
             dependencies: [
-                "AgentRTCore", "AgentRTNative", "CFFI",
+                "AgentRTCore", "AgentRTNative", "AgentRTMCP", "CFFI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -51,6 +61,11 @@ let package = Package(
             name: "AgentRTNativeTests",
             dependencies: ["AgentRTNative", "AgentRTCore", "AgentRTTesting", "CAgentRT", "agentrt"],
             exclude: ["Fixtures"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "AgentRTMCPTests",
+            dependencies: ["AgentRTMCP", "AgentRTNative", "AgentRTCore", "agentrt",
+                           .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: strict),
     ]
 )
