@@ -154,17 +154,25 @@ struct _JSONParser<Mode: _JSONParseMode> {
     let b: UnsafeRawBufferPointer
     var pos = 0
     var depth = 0
-    /// Keys of the objects being validated (validate mode only), innermost object last.
-    var keyStack: [String] = []
+    /// The key stack (see JSONParser+Keys.swift): entries, capacity, used count, and whether
+    /// the entries outgrew the stack-allocated buffer.
+    var keyEntries = UnsafeMutablePointer<_JSONKeyEntry>(bitPattern: MemoryLayout<_JSONKeyEntry>.alignment)!
+    var keyCapacity = 0
+    var keyCount = 0
+    var keysOnHeap = false
+    /// Buffers holding escaped keys once decoded; freed when the document is done.
+    var decodedKeys: [UnsafeMutableRawBufferPointer] = []
 
     init(_ bytes: UnsafeRawBufferPointer) { b = bytes }
 
     mutating func parseDocument() throws(JSONError) -> JSONValue {
-        skipWhitespace()
-        let value = try parseValue()
-        skipWhitespace()
-        if pos < b.count { throw unexpected("unexpected data after the JSON value") }
-        return value
+        try withKeyStack { parser throws(JSONError) in
+            parser.skipWhitespace()
+            let value = try parser.parseValue()
+            parser.skipWhitespace()
+            if parser.pos < parser.b.count { throw parser.unexpected("unexpected data after the JSON value") }
+            return value
+        }
     }
 
     @inline(__always) mutating func skipWhitespace() {
@@ -193,7 +201,7 @@ struct _JSONParser<Mode: _JSONParseMode> {
         case S.openBrace: return try parseObject()
         case S.openBracket: return try parseArray()
         case S.quote:
-            let s = try parseString(decodeAlways: false)
+            let s = try parseString()
             return Mode.buildsValues ? .string(s) : .null
         case S.minus, S.zero...S.nine:
             let start = pos
@@ -267,36 +275,22 @@ struct _JSONParser<Mode: _JSONParseMode> {
         try enterContainer()
         defer { depth -= 1 }
         var object = JSONObject()
-        // Validate mode builds no object, so it checks keys against this object's slice of
-        // `keyStack` (a set once the object is large); both modes refuse the same duplicates.
-        let keyBase = keyStack.count
-        var keySet: Set<_ExactString>? = nil
-        defer { if !Mode.buildsValues { keyStack.removeSubrange(keyBase...) } }
+        // Both modes check duplicates on decoded key bytes, so `parse` and `isValid` refuse
+        // exactly the same texts.
+        let keyBase = keyCount
+        var keySet: Set<_JSONKeyBytes>? = nil
+        defer { keyCount = keyBase }
         skipWhitespace()
         if pos < b.count && b[pos] == S.closeBrace { pos += 1; return .object(object) }
         while true {
             guard pos < b.count, b[pos] == S.quote else { throw unexpected("expected a string key") }
-            let keyOffset = pos
-            let key = try parseString(decodeAlways: true)
-            let duplicate: Bool
-            if Mode.buildsValues {
-                duplicate = object.contains(key: key)
-            } else if keySet != nil {
-                duplicate = !keySet!.insert(_ExactString(key)).inserted
-            } else {
-                duplicate = keyStack[keyBase...].contains { _sameBytes($0, key) }
-                keyStack.append(key)
-                if keyStack.count - keyBase > Self.linearKeyLimit {
-                    keySet = Set(keyStack[keyBase...].lazy.map(_ExactString.init))
-                }
-            }
-            if duplicate { throw Self.duplicateKey(key, at: keyOffset) }
+            let key = try parseKey(keyBase: keyBase, set: &keySet)
             skipWhitespace()
             guard pos < b.count, b[pos] == S.colon else { throw unexpected("expected ':' after object key") }
             pos += 1
             skipWhitespace()
             let value = try parseValue()
-            if Mode.buildsValues { object.appendNew(key, value) }
+            if Mode.buildsValues { object.appendNew(key, value) }  // parseKey refused a repeat
             skipWhitespace()
             guard pos < b.count else { throw unexpected("expected ',' or '}' after object member") }
             if b[pos] == S.closeBrace { pos += 1; return .object(object) }
@@ -309,21 +303,19 @@ struct _JSONParser<Mode: _JSONParseMode> {
         }
     }
 
-    /// Objects up to this many keys are checked for duplicates by a linear scan.
-    static var linearKeyLimit: Int { 16 }
-
-    /// A repeated member name. C tools receive the raw text and may read either value while
-    /// the runtime validated the other, so duplicates are refused rather than last-wins.
-    static func duplicateKey(_ key: String, at offset: Int) -> JSONError {
-        var quoted = ""
-        JSONValue.appendQuoted(key.unicodeScalars.count <= 64 ? key : String(key.unicodeScalars.prefix(61)) + "...",
-                               to: &quoted)
-        return JSONError(offset: offset, message: "duplicate key \(quoted) in object (keys must be unique)")
+    /// Validates the string starting at the opening quote at `pos` and returns its
+    /// decoded contents ("" when only validating).
+    mutating func parseString() throws(JSONError) -> String {
+        let (start, end, hasEscapes) = try scanString()
+        guard Mode.buildsValues else { return "" }
+        let raw = UnsafeRawBufferPointer(rebasing: b[start..<end])
+        // Already validated, so decoding cannot hit a replacement path.
+        return hasEscapes ? Self.decodeEscaped(raw) : String(decoding: raw, as: UTF8.self)
     }
 
-    /// Validates the string starting at the opening quote at `pos` and returns its
-    /// decoded contents ("" when only validating, unless `decodeAlways`: keys are compared).
-    mutating func parseString(decodeAlways: Bool) throws(JSONError) -> String {
+    /// Validates the string at `pos` (its opening quote) and moves past it; returns the byte
+    /// range of its body and whether the body holds escapes.
+    mutating func scanString() throws(JSONError) -> (start: Int, end: Int, hasEscapes: Bool) {
         let open = pos
         let start = pos + 1
         var i = start
@@ -346,10 +338,7 @@ struct _JSONParser<Mode: _JSONParseMode> {
             }
         }
         pos = i + 1
-        guard Mode.buildsValues || decodeAlways else { return "" }
-        let raw = UnsafeRawBufferPointer(rebasing: b[start..<i])
-        // Already validated, so decoding cannot hit a replacement path.
-        return hasEscapes ? Self.decodeEscaped(raw) : String(decoding: raw, as: UTF8.self)
+        return (start, i, hasEscapes)
     }
 
     /// Validates one escape at `i` (the backslash); returns the index after it.
@@ -415,37 +404,40 @@ struct _JSONParser<Mode: _JSONParseMode> {
     /// Decodes a validated string body containing escapes. The decoded form is never
     /// longer than the escaped form, so `raw.count` is a safe capacity.
     static func decodeEscaped(_ raw: UnsafeRawBufferPointer) -> String {
-        String(unsafeUninitializedCapacity: raw.count) { out in
-            var o = 0, j = 0
-            while j < raw.count {
-                let c = raw[j]
-                guard c == S.backslash else { out[o] = c; o += 1; j += 1; continue }
-                let e = raw[j + 1]
-                j += 2
-                var byte: UInt8
-                switch e {
-                case UInt8(ascii: "b"): byte = 0x08
-                case UInt8(ascii: "f"): byte = 0x0C
-                case UInt8(ascii: "n"): byte = 0x0A
-                case UInt8(ascii: "r"): byte = 0x0D
-                case UInt8(ascii: "t"): byte = 0x09
-                case UInt8(ascii: "u"):
-                    var scalar = S.hex4(raw, j)!
-                    j += 4
-                    if scalar >= 0xD800 && scalar <= 0xDBFF {
-                        let low = S.hex4(raw, j + 2)!
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        j += 6
-                    }
-                    o = encodeUTF8(scalar, into: out, at: o)
-                    continue
-                default: byte = e  // '"', '\\', '/'
+        String(unsafeUninitializedCapacity: raw.count) { decodeEscaped(raw, into: $0) }
+    }
+
+    /// Decodes a validated string body into `out` (at least `raw.count` bytes); returns the length.
+    static func decodeEscaped(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var o = 0, j = 0
+        while j < raw.count {
+            let c = raw[j]
+            guard c == S.backslash else { out[o] = c; o += 1; j += 1; continue }
+            let e = raw[j + 1]
+            j += 2
+            var byte: UInt8
+            switch e {
+            case UInt8(ascii: "b"): byte = 0x08
+            case UInt8(ascii: "f"): byte = 0x0C
+            case UInt8(ascii: "n"): byte = 0x0A
+            case UInt8(ascii: "r"): byte = 0x0D
+            case UInt8(ascii: "t"): byte = 0x09
+            case UInt8(ascii: "u"):
+                var scalar = S.hex4(raw, j)!
+                j += 4
+                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                    let low = S.hex4(raw, j + 2)!
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    j += 6
                 }
-                out[o] = byte
-                o += 1
+                o = encodeUTF8(scalar, into: out, at: o)
+                continue
+            default: byte = e  // '"', '\\', '/'
             }
-            return o
+            out[o] = byte
+            o += 1
         }
+        return o
     }
 
     /// Writes `scalar` (a valid, non-surrogate code point) as UTF-8; returns the new end.
