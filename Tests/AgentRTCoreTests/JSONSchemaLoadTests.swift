@@ -133,6 +133,14 @@ private let cycles: [(String, String)] = [
         #expect(try loadError(schema) == nil)
     }
 
+    @Test func schemasBuiltTooDeepInSwiftAreRefused() throws {
+        // Parsed documents nest at most 256 levels; a value built in Swift can nest further.
+        var schema: JSONValue = true
+        for _ in 0..<(_SchemaCompiler.maximumDepth + 5) { schema = ["items": schema] }
+        let error = try #require(throws: JSONSchemaError.self) { try JSONSchema(schema) }
+        #expect(error.message.hasPrefix("schemas nest deeper than \(_SchemaCompiler.maximumDepth) levels"), "\(error.message)")
+    }
+
     @Test func errorsCarryTheLocationAndDescription() throws {
         let error = try #require(throws: JSONSchemaError.self) {
             try JSONSchema(JSONValue.parse(#"{"properties": {"a": {"minimum": "3"}}}"#))

@@ -14,6 +14,11 @@ struct _SchemaCompiler {
     var pendingRefs: [(node: Int, ref: String, location: String)] = []
     /// The root `$id` without its (empty) fragment: a `$ref` may name the document by it.
     var rootID: String?
+    /// Subschemas being compiled, innermost last (the compiler recurses per level).
+    var depth = 0
+    /// Schemas nested deeper than this are refused (a parsed document nests at most 256 levels,
+    /// so only a value built in Swift can get here).
+    static let maximumDepth = 512
 
     init(_ document: JSONValue) { self.document = document }
 
@@ -31,6 +36,11 @@ struct _SchemaCompiler {
     /// The node of the schema `value` at `location`, compiling it on first sight.
     mutating func schema(_ value: JSONValue, at location: String, isRoot: Bool = false) throws(JSONSchemaError) -> Int {
         if let existing = byLocation[_ExactString(location)] { return existing }
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else {
+            throw JSONSchemaError("schemas nest deeper than \(Self.maximumDepth) levels", at: location)
+        }
         let node = _SchemaNode(location: location)
         let id = nodes.count
         nodes.append(node)

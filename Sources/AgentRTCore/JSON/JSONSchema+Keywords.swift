@@ -251,7 +251,7 @@ extension _SchemaCompiler {
         if text.hasPrefix("https://") { text = "http://" + text.dropFirst("https://".count) }
         let known = ["http://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft/2019-09/schema",
                      "http://json-schema.org/draft-07/schema", "http://json-schema.org/draft-06/schema",
-                     "http://json-schema.org/draft-04/schema"]
+                     "http://json-schema.org/draft-04/schema", "http://json-schema.org/schema"]
         return known.contains { _sameBytes($0, text) }
     }
 

@@ -8,9 +8,13 @@
 // additionalProperties, propertyNames, required, minProperties, maxProperties,
 // dependentRequired, dependentSchemas; allOf, anyOf, oneOf, not, if/then/else; $ref
 // (`#`, `#/json/pointer`, `#anchor`), $anchor, $defs and the draft-07 name `definitions`;
-// boolean schemas. Accepted as annotations: format (not asserted), $schema and $id (root
-// only), $comment, title, description, default, examples, deprecated, readOnly, writeOnly,
-// contentMediaType, contentEncoding, contentSchema. Strings compare by exact code points.
+// boolean schemas. Accepted as annotations: format (not asserted), $schema (root only, a
+// published meta-schema from draft-04 to 2020-12, always read with 2020-12 semantics), $id
+// (root only; a $ref may name the document by it), $comment, title, description, default,
+// examples, deprecated, readOnly, writeOnly, contentMediaType, contentEncoding, contentSchema.
+// Strings compare by exact code points. Everything else is refused when the schema loads,
+// with the keyword and its JSON Pointer: unevaluated*, $dynamicRef, remote $refs, $id in a
+// subschema, draft-07 `dependencies`/`additionalItems`/array `items`, unknown keywords.
 
 /// A schema document that cannot be used: not a schema, a keyword outside the supported set,
 /// a keyword value of the wrong type, a pattern outside the supported regex subset, or a
