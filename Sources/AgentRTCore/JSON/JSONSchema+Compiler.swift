@@ -16,9 +16,11 @@ struct _SchemaCompiler {
     var rootID: String?
     /// Subschemas being compiled, innermost last (the compiler recurses per level).
     var depth = 0
-    /// Schemas nested deeper than this are refused (a parsed document nests at most 256 levels,
-    /// so only a value built in Swift can get here).
-    static let maximumDepth = 512
+    /// Schemas nested deeper than this are refused at load. Compiling and validating recurse per
+    /// level, and schemas are compiled on whatever thread registers them (a Swift task's small
+    /// stack, larger still under sanitizers), so the bound is well below the parser's 256; real
+    /// tool and agent schemas nest a handful of levels.
+    static let maximumDepth = 64
 
     init(_ document: JSONValue) { self.document = document }
 
