@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -22,6 +22,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The server face (`agentrt serve`). No default traits: swift-configuration is not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // The C headers: agentrt/plugin.h (plugin ABI) and agentrt/agentrt.h (embedding API).
@@ -35,10 +41,23 @@ let package = Package(
         .target(name: "CAgentRTPluginMagic", dependencies: ["CAgentRT"]),
         .target(name: "AgentRTSDK", dependencies: ["CAgentRT", "CAgentRTPluginMagic"], swiftSettings: strict),
         .target(name: "AgentRT", dependencies: ["AgentRTCore", "AgentRTNative", "CAgentRT"], swiftSettings: strict),
+        // HTTP, SSE and WebSocket over one Runtime: a thin face, no runtime logic.
+        .target(
+            name: "AgentRTServer",
+            dependencies: [
+                "AgentRTCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "agentrt",
             dependencies: [
-                "AgentRTCore", "AgentRTNative", "CFFI",
+                "AgentRTCore", "AgentRTNative", "AgentRTServer", "CFFI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -47,6 +66,10 @@ let package = Package(
         .target(name: "CBenchPlugin", dependencies: ["CAgentRT"], path: "plugins/c-bench",
                 cSettings: [.unsafeFlags(["-fvisibility=hidden"])]),
         .testTarget(name: "AgentRTCoreTests", dependencies: ["AgentRTCore", "AgentRTTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentRTServerTests",
+            dependencies: ["AgentRTServer", "AgentRTCore", "AgentRTTesting"],
+            swiftSettings: strict),
         .testTarget(
             name: "AgentRTNativeTests",
             dependencies: ["AgentRTNative", "AgentRTCore", "AgentRTTesting", "CAgentRT", "agentrt"],
