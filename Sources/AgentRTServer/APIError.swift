@@ -88,6 +88,10 @@ struct ErrorBodyMiddleware<Context: RequestContext>: RouterMiddleware {
             case .methodNotAllowed: throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed on \(request.uri.path)")
             default: throw APIError(e.status, "http_\(e.status.code)", e.body ?? e.status.reasonPhrase)
             }
+        } catch let e as any HTTPResponseError {
+            throw e.status == .contentTooLarge
+                ? APIError(.contentTooLarge, "body_too_large", "the request body is larger than the server accepts")
+                : APIError(e.status, "http_\(e.status.code)", e.status.reasonPhrase)
         }
     }
 }

@@ -45,12 +45,15 @@ public final class AgentServer: Sendable {
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.add(middleware: ErrorBodyMiddleware())
         let auth = Authenticator(tokens: tokens)
+        let metrics = ServerMetrics(runtime: runtime, state: serverState, counters: counters)
+        metrics.register(on: router)
         CatalogAPI(runtime: runtime, state: serverState, auth: auth).register(on: router)
-        RunsAPI(runtime: runtime, state: serverState, auth: auth, configuration: configuration).register(on: router)
+        RunsAPI(runtime: runtime, state: serverState, auth: auth, configuration: configuration, metrics: metrics)
+            .register(on: router)
         EventsSSE(runtime: runtime, state: serverState, auth: auth, configuration: configuration, metrics: counters)
             .register(on: router)
-        StreamWebSocket(runtime: runtime, state: serverState, auth: auth, configuration: configuration, metrics: counters)
-            .register(on: router)
+        StreamWebSocket(runtime: runtime, state: serverState, auth: auth, configuration: configuration, metrics: counters,
+                        serverMetrics: metrics).register(on: router)
         return router
     }
 

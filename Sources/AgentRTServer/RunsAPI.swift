@@ -8,6 +8,7 @@ struct RunsAPI: Sendable {
     let state: ServerState
     let auth: Authenticator
     let configuration: ServerConfiguration
+    let metrics: ServerMetrics
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.post("/v1/runs") { request, _ in try await create(request) }
@@ -19,13 +20,13 @@ struct RunsAPI: Sendable {
         let who = try auth.principal(request)
         var request = request
         let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch let e as HTTPError where e.status == .contentTooLarge {
+        do { buffer = try await request.collectBody(upTo: configuration.maxBodyBytes) } catch let e as any HTTPResponseError where e.status == .contentTooLarge {
             throw APIError(.contentTooLarge, "body_too_large",
                            "the request body is larger than the server accepts (\(configuration.maxBodyBytes) bytes)")
         }
         let body = try RunRequestBody(json: String(buffer: buffer), maxTimeout: configuration.maxRunTimeout)
         let r = body.runRequest(userID: who.userID)
-        let started = try await Self.start(r, wait: body.wait, runtime: runtime, state: state)
+        let started = try await Self.start(r, wait: body.wait, runtime: runtime, state: state, metrics: metrics)
         switch started {
         case .refused(let e):
             throw APIError.refusal(e)
@@ -46,11 +47,19 @@ struct RunsAPI: Sendable {
 
     /// Starts `r` (tracked for shutdown). Without `wait`, returns once the run is admitted;
     /// with it, once the run ended.
-    static func start(_ r: RunRequest, wait: Bool, runtime: Runtime, state: ServerState) async throws(APIError) -> Started {
+    static func start(_ r: RunRequest, wait: Bool, runtime: Runtime, state: ServerState,
+                      metrics: ServerMetrics) async throws(APIError) -> Started {
         guard let runID = r.runID, state.beginRun(runID, userID: r.userID) else { throw APIError.draining }
+        @Sendable func ended(_ result: RunResult) {
+            // Only loaded agents become label values (a client-chosen name must not add series).
+            let agent = result.error?.code == .notFound && !result.started ? "(unknown)" : "\(r.plugin).\(r.agent)"
+            metrics.runEnded(agent: agent, outcome: result.error?.code.rawValue ?? "ok", duration: result.duration,
+                             started: result.started)
+            state.endRun(runID)
+        }
         if wait {
             let result = await runtime.run(r)
-            state.endRun(runID)
+            ended(result)
             if !result.started, let e = result.error { return .refused(e) }
             return .finished(result)
         }
@@ -58,7 +67,7 @@ struct RunsAPI: Sendable {
         let id = runtime.runDetached(r) { result in
             // A refusal completes synchronously, before runDetached returns.
             if !result.started { refusal.withLock { $0 = result.error } }
-            state.endRun(runID)
+            ended(result)
         }
         if let e = refusal.withLock({ $0 }) { return .refused(e) }
         return .accepted(runID: id)

@@ -11,6 +11,7 @@ struct StreamWebSocket: Sendable {
     let auth: Authenticator
     let configuration: ServerConfiguration
     let metrics: ServerCounters
+    let serverMetrics: ServerMetrics
 
     func register(on router: Router<BasicWebSocketRequestContext>) {
         let auth = self.auth
@@ -34,7 +35,7 @@ struct StreamWebSocket: Sendable {
     func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, request: Request) async throws {
         guard let who = try? auth.principal(request, allowQueryToken: true) else { return }
         let session = WebSocketSession(principal: who, runtime: runtime, state: state, configuration: configuration,
-                                       metrics: metrics)
+                                       metrics: metrics, serverMetrics: serverMetrics)
         guard state.open(session) else {
             try await outbound.close(.goingAway, reason: "the server is shutting down")
             return

@@ -15,14 +15,16 @@ final class WebSocketSession: ServerState.Closable, @unchecked Sendable {
     let state: ServerState
     let configuration: ServerConfiguration
     let metrics: ServerCounters
+    let serverMetrics: ServerMetrics
     let buffer: SendBuffer
     let connectionID: String
     private let pump = Locked<(task: Task<Void, Never>, subscription: EventSubscription)?>(nil)
     private static let counter = Atomic<UInt64>(0)
 
     init(principal: Principal, runtime: Runtime, state: ServerState, configuration: ServerConfiguration,
-         metrics: ServerCounters) {
+         metrics: ServerCounters, serverMetrics: ServerMetrics) {
         self.principal = principal
+        self.serverMetrics = serverMetrics
         self.runtime = runtime
         self.state = state
         self.configuration = configuration
@@ -137,7 +139,7 @@ final class WebSocketSession: ServerState.Closable, @unchecked Sendable {
         let runID = r.runID!
         buffer.hold(runID: runID)
         do {
-            switch try await RunsAPI.start(r, wait: false, runtime: runtime, state: state) {
+            switch try await RunsAPI.start(r, wait: false, runtime: runtime, state: state, metrics: serverMetrics) {
             case .accepted, .finished:
                 var w = JSONObjectWriter()
                 w.string("type", "run_accepted")
