@@ -46,6 +46,8 @@ public final class AgentServer: Sendable {
         router.add(middleware: ErrorBodyMiddleware())
         let auth = Authenticator(tokens: tokens)
         let metrics = ServerMetrics(runtime: runtime, state: serverState, counters: counters)
+        LivePage.register(on: router)
+        OpenAPIDocument.register(on: router)
         metrics.register(on: router)
         CatalogAPI(runtime: runtime, state: serverState, auth: auth).register(on: router)
         RunsAPI(runtime: runtime, state: serverState, auth: auth, configuration: configuration, metrics: metrics)
