@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     /// How long a full send buffer may stay full before its client counts as too slow (a burst,
     /// such as a replay, only waits for the client).
     public var slowConsumerPatience: Duration = .seconds(2)
+    /// How long a WebSocket that is to close (slow consumer, shutdown) may take to flush its
+    /// close frame before the connection is cut.
+    public var closeGrace: Duration = .seconds(5)
     /// At shutdown, how long runs in flight may finish before they are cancelled.
     public var drainGrace: Duration = .seconds(10)
     /// Longest `timeout_ms` a run may ask for.

@@ -59,4 +59,22 @@ struct ShutdownTests {
         }
         #expect(!rest.contains { $0.event == "agent_completed" })
     }
+
+    @Test("a WebSocket client that never reads does not hold up the shutdown", .timeLimit(.minutes(1)))
+    func stuckClientDoesNotBlockShutdown() async throws {
+        let h = try await ServerHarness.start {
+            $0.closeGrace = .milliseconds(200)
+            $0.slowConsumerPatience = .seconds(30)   // the client is still "catching up" at shutdown
+        } runtime: { $0.replayCapacity = 100_000; $0.replayBytes = 256 << 20 }
+        let stuck = try await TestWebSocket.open(port: h.port, path: "/v1/stream?after_seq=0&access_token=\(h.alice)",
+                                                 token: nil, receiveBuffer: 4096)
+        // About 20 MB: far more than the socket buffers hold, so the server's writer blocks.
+        let r = try await h.startRun("t.chatty", token: h.alice, input: "{\"n\":1000,\"size\":20000}", wait: true)
+        #expect(r.status == 200)
+        try await h.stopServer()
+        defer { h.runtime.shutdown() }
+        #expect(h.server.state == .stopped)
+        #expect(h.server.counters.openWebSocketConnections == 0)
+        _ = stuck
+    }
 }

@@ -43,6 +43,8 @@ final class SendBuffer: @unchecked Sendable {
     private var waiter: CheckedContinuation<Void, Never>?
     /// The pump, waiting for space.
     private var spaceWaiter: CheckedContinuation<Void, Never>?
+    /// Waiting for the buffer to stop being open (overflow, close or finish).
+    private var endWaiters: [CheckedContinuation<Void, Never>] = []
     private var generation = 0
     /// The seq of the last event the writer handed to the socket (or the subscription's start).
     private var lastWritten: UInt64 = 0
@@ -93,16 +95,18 @@ final class SendBuffer: @unchecked Sendable {
                 case .closed: return false
                 case .full: break
                 }
-                let (overflowed, w): (Bool, CheckedContinuation<Void, Never>?) = lock.withLock {
-                    guard case .open = state else { return (false, nil) }
+                let (overflowed, w, ends): (Bool, CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) = lock.withLock {
+                    guard case .open = state else { return (false, nil, []) }
                     state = .overflowed
                     frames.removeAll()
                     head = 0
                     bytes = 0
-                    return (true, takeWaiterLocked())
+                    defer { endWaiters.removeAll() }
+                    return (true, takeWaiterLocked(), endWaiters)
                 }
                 if overflowed { onOverflow() }
                 w?.resume()
+                for e in ends { e.resume() }
                 return false
             }
         }
@@ -191,24 +195,38 @@ final class SendBuffer: @unchecked Sendable {
 
     /// Asks the writer to close the connection (shutdown: 1001) after nothing more.
     func close(code: UInt16, reason: String) {
-        let (w, s): (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?) = lock.withLock {
+        let (w, s, ends): (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) = lock.withLock {
             if case .open = state { state = .closing(code, reason) }
-            defer { spaceWaiter = nil }
-            return (takeWaiterLocked(), spaceWaiter)
+            defer { spaceWaiter = nil; endWaiters.removeAll() }
+            return (takeWaiterLocked(), spaceWaiter, endWaiters)
         }
         w?.resume()
         s?.resume()
+        for e in ends { e.resume() }
     }
 
     /// The connection ended: the writer stops.
     func finish() {
-        let (w, s): (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?) = lock.withLock {
+        let (w, s, ends): (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) = lock.withLock {
             state = .finished
-            defer { spaceWaiter = nil }
-            return (takeWaiterLocked(), spaceWaiter)
+            defer { spaceWaiter = nil; endWaiters.removeAll() }
+            return (takeWaiterLocked(), spaceWaiter, endWaiters)
         }
         w?.resume()
         s?.resume()
+        for e in ends { e.resume() }
+    }
+
+    /// Returns once the buffer is no longer open (it overflowed, was asked to close, or finished).
+    func waitUntilNotOpen() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now: Bool = lock.withLock {
+                guard case .open = state else { return true }
+                endWaiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
     }
 
     /// The next thing for the writer to do, waiting for it.

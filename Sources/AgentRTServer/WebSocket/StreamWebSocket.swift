@@ -53,7 +53,16 @@ struct StreamWebSocket: Sendable {
                 defer { session.buffer.finish() }
                 try? await session.readLoop(inbound)
             }
-            // Whichever ends first ends the connection: the client left, or the writer closed it.
+            // A writer blocked on a client that does not read cannot send its close frame: once
+            // the connection is to close (overflow, shutdown), it gets `closeGrace`, then the
+            // connection's tasks are cancelled, so a stuck client never holds up a shutdown.
+            let grace = configuration.closeGrace
+            group.addTask {
+                await session.buffer.waitUntilNotOpen()
+                try? await Task.sleep(for: grace)
+            }
+            // Whichever ends first ends the connection: the client left, the writer closed it,
+            // or the close grace ran out.
             _ = await group.next()
             session.stop()
             group.cancelAll()
