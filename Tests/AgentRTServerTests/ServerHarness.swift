@@ -138,9 +138,9 @@ final class ServerHarness: @unchecked Sendable {
         try await post("/v1/runs", token: token, body: "{\"agent\":\"\(agent)\",\"input\":\(input),\"wait\":\(wait)}")
     }
 
-    /// Polls `GET /v1/runs/{id}` until its state is not running (up to 10 s).
+    /// Polls `GET /v1/runs/{id}` until its state is not running (up to 60 s: sanitizer builds are slow).
     func waitFinished(_ runID: String, token: String) async throws -> TestResponse {
-        for _ in 0..<1000 {
+        for _ in 0..<6000 {
             let r = try await get("/v1/runs/\(runID)", token: token)
             if r.status != 200 || r.json["state"]?.stringValue != "running" { return r }
             try await Task.sleep(for: .milliseconds(10))
@@ -148,9 +148,9 @@ final class ServerHarness: @unchecked Sendable {
         throw TestSocket.Failure(description: "run \(runID) did not finish")
     }
 
-    /// Polls until `condition` holds (up to 10 s).
+    /// Polls until `condition` holds (up to 60 s: sanitizer builds are slow).
     static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<1000 {
+        for _ in 0..<6000 {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -68,9 +68,10 @@ struct ShutdownTests {
         } runtime: { $0.replayCapacity = 100_000; $0.replayBytes = 256 << 20 }
         let stuck = try await TestWebSocket.open(port: h.port, path: "/v1/stream?after_seq=0&access_token=\(h.alice)",
                                                  token: nil, receiveBuffer: 4096)
-        // About 20 MB: far more than the socket buffers hold, so the server's writer blocks.
-        let r = try await h.startRun("t.chatty", token: h.alice, input: "{\"n\":1000,\"size\":20000}", wait: true)
-        #expect(r.status == 200)
+        // About 12 MB: more than the socket buffers hold, so the server's writer blocks.
+        let r = try await h.startRun("t.chatty", token: h.alice, input: "{\"n\":600,\"size\":20000}")
+        let runID = try #require(r.json["run_id"]?.stringValue)
+        #expect(try await h.waitFinished(runID, token: h.alice).json["status"]?.stringValue == "ok")
         try await h.stopServer()
         defer { h.runtime.shutdown() }
         #expect(h.server.state == .stopped)

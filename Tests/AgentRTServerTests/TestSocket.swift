@@ -12,7 +12,7 @@ final class TestSocket: @unchecked Sendable {
     private var buffer: [UInt8] = []
 
     /// Connects to 127.0.0.1:`port`; `receiveBuffer` shrinks SO_RCVBUF (a slow client).
-    init(port: Int, receiveBuffer: Int? = nil, timeoutSeconds: Int = 10) throws {
+    init(port: Int, receiveBuffer: Int? = nil, timeoutSeconds: Int = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
         if var size = receiveBuffer.map(Int32.init) {
