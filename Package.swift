@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -26,6 +26,13 @@ let package = Package(
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
         // Already a dependency of the MCP SDK; named here for its FileDescriptor (stdio transport).
         .package(url: "https://github.com/apple/swift-system.git", from: "1.0.0"),
+        // The server face (`agentrt serve`). No default traits: swift-configuration is not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The C headers: agentrt/plugin.h (plugin ABI) and agentrt/agentrt.h (embedding API).
@@ -45,10 +52,24 @@ let package = Package(
             dependencies: ["AgentRTCore", .product(name: "MCP", package: "swift-sdk"),
                            .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
+        // HTTP, SSE and WebSocket over one Runtime: a thin face, no runtime logic.
+        .target(
+            name: "AgentRTServer",
+            dependencies: [
+                "AgentRTCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "agentrt",
             dependencies: [
-                "AgentRTCore", "AgentRTNative", "AgentRTMCP", "CFFI",
+                "AgentRTCore", "AgentRTNative", "AgentRTMCP", "AgentRTServer", "CFFI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -57,6 +78,10 @@ let package = Package(
         .target(name: "CBenchPlugin", dependencies: ["CAgentRT"], path: "plugins/c-bench",
                 cSettings: [.unsafeFlags(["-fvisibility=hidden"])]),
         .testTarget(name: "AgentRTCoreTests", dependencies: ["AgentRTCore", "AgentRTTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentRTServerTests",
+            dependencies: ["AgentRTServer", "AgentRTCore", "AgentRTTesting"],
+            swiftSettings: strict),
         .testTarget(
             name: "AgentRTNativeTests",
             dependencies: ["AgentRTNative", "AgentRTCore", "AgentRTTesting", "CAgentRT", "agentrt"],

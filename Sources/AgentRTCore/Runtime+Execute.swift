@@ -157,6 +157,7 @@ extension Runtime {
         w.bool("refused", true)
         if let retry = e.retryAtMillis { w.int("retry_at", retry) }
         w.int("duration_ms", rr.duration.milliseconds)
+        recordRefusal(r, runID: runID, session: session, error: e, duration: rr.duration)   // RunRecords hook
         events.publish(Event(kind: .agentFailed, userID: r.userID, sessionID: session, runID: runID,
                              plugin: r.plugin, agent: r.agent, dataJSON: w.finish()))
         return .refused(RunResult(runID: runID, outcome: .failure(e), started: false, duration: rr.duration))

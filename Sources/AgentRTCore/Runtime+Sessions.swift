@@ -70,6 +70,7 @@ extension Runtime {
             user.instances.removeAll()
             return (Array(user.inFlight.values), s)
         }
+        runRecords.drop(userID: user.userID)   // RunRecords hook: a user's records go with the user
         for c in calls { c.context.cancel(.shutdown(reason: reason)) }  // each call's state machine takes it on
         close(slots)
         // Events of running calls still reach subscribers; an unwatched stream goes with its user.

@@ -126,6 +126,8 @@ public final class Runtime: @unchecked Sendable {
     }
 
     let sweeper = Locked<IdleSweeper?>(nil)
+    /// Recent run outcomes per user (Runs/RunRecords.swift), for faces that look runs up by id.
+    public let runRecords = RunRecords()
     /// The root "agent" of host tool calls (`callTool`); never in the registry.
     let hostCallEntry = try! AgentEntry(descriptor: AgentDescriptor(plugin: "host", name: "call", threadSafe: true),
                                    implementation: HostToolCallAgent())

@@ -14,7 +14,8 @@ struct AgentRTCommand: AsyncParsableCommand {
               agentrt call plugins/build/libbasics.so add --user alice --args '{"a":2,"b":3}'
             """,
         version: "agentrt \(AgentRTVersion.string) (plugin ABI \(AgentRTVersion.abiMajor).\(AgentRTVersion.abiMinor))",
-        subcommands: [LoadCommand.self, RunCommand.self, ToolsCommand.self, CallCommand.self, MCPCommand.self, BenchCommand.self])
+        subcommands: [LoadCommand.self, RunCommand.self, ToolsCommand.self, CallCommand.self, MCPCommand.self,
+                      ServeCommand.self, TokenCommand.self, BenchCommand.self])
 }
 
 /// Exit statuses of the CLI (documented in the README).

@@ -256,6 +256,7 @@ extension AgentCall {
         if from == .queued { gate?.remove(self) }
         let now = runtime.clock.nowNanos()
         let duration = Duration.nanoseconds(Int64(now &- startNanos))
+        runtime.recordRunOutcome(self, outcome, duration: duration)   // RunRecords hook: readable before the terminal event
         if abandoning {
             runtime.noteAbandoned(self)
         } else {
