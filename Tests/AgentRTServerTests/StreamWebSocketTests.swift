@@ -90,7 +90,8 @@ struct StreamWebSocketTests {
 
     @Test("a client that stops reading is closed with 1008 naming its resume seq; others keep their stream")
     func slowConsumer() async throws {
-        try await ServerHarness.with({ $0.sendBufferFrames = 64; $0.sendBufferBytes = 1 << 20; $0.slowConsumerPatience = .milliseconds(200) },
+        try await ServerHarness.with({ $0.sendBufferFrames = 64; $0.sendBufferBytes = 1 << 20; $0.slowConsumerPatience = .milliseconds(200)
+                                       $0.closeGrace = .seconds(120) },
                                      runtime: { $0.replayCapacity = 100_000; $0.replayBytes = 256 << 20 }) { h in
             let all = "/v1/stream?after_seq=0&access_token=\(h.alice)"
             let slow = try await TestWebSocket.open(port: h.port, path: all, token: nil, receiveBuffer: 4096)
