@@ -12,7 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every request needs `Authorization: Bearer TOKEN` (SSE and WebSocket also take ?access_token=); make tokens with `agentrt token add`. The token file is re-read when it changes.
 
-            Endpoints: GET /healthz, GET /readyz, GET /v1/agents, GET /v1/tools, POST /v1/runs, GET /v1/runs/{id}, POST /v1/runs/{id}/cancel, GET /v1/events (SSE), GET /v1/stream (WebSocket); admin tokens also GET /v1/stats and /v1/users.
+            Endpoints: GET /healthz, GET /readyz, GET /v1/agents, GET /v1/tools, POST /v1/runs, GET /v1/runs/{id}, POST /v1/runs/{id}/cancel, GET /v1/events (SSE), GET /v1/stream (WebSocket); admin tokens also GET /v1/stats and /v1/users. Without a token: GET / (a live page), GET /openapi.json, GET /metrics (Prometheus; no user ids).
 
             SIGTERM or SIGINT drains: new runs get 503, streams close (WebSocket 1001), runs in flight get --drain-grace to finish and are then cancelled; the exit status is 0.
             """)

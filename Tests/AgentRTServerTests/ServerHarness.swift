@@ -171,3 +171,7 @@ extension ServerHarness {
         try await h.stop()
     }
 }
+
+/// Whether this process runs under ThreadSanitizer (its runtime is linked in). The tests that
+/// push tens of megabytes through a socket nobody reads take minutes there, so they skip it.
+let underThreadSanitizer: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
