@@ -61,7 +61,8 @@ struct ShutdownTests {
     }
 
     @Test("a WebSocket client that never reads does not hold up the shutdown", .timeLimit(.minutes(1)),
-          .disabled(if: underThreadSanitizer, "megabytes through an unread socket: minutes under TSan"))
+          .disabled(if: underThreadSanitizer, "megabytes through an unread socket: minutes under TSan"),
+          .enabled(if: socketStressAlone, "set AGENTRT_SOCKET_TESTS=1 and run the server suite alone"))
     func stuckClientDoesNotBlockShutdown() async throws {
         let h = try await ServerHarness.start {
             $0.closeGrace = .milliseconds(200)

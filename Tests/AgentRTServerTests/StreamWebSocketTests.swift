@@ -89,7 +89,8 @@ struct StreamWebSocketTests {
     }
 
     @Test("a client that stops reading is closed with 1008 naming its resume seq; others keep their stream",
-          .disabled(if: underThreadSanitizer, "megabytes through an unread socket: minutes under TSan"))
+          .disabled(if: underThreadSanitizer, "megabytes through an unread socket: minutes under TSan"),
+          .enabled(if: socketStressAlone, "set AGENTRT_SOCKET_TESTS=1 and run the server suite alone"))
     func slowConsumer() async throws {
         try await ServerHarness.with({ $0.sendBufferFrames = 64; $0.sendBufferBytes = 1 << 20; $0.slowConsumerPatience = .milliseconds(200)
                                        $0.closeGrace = .seconds(120) },
