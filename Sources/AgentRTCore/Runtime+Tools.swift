@@ -19,14 +19,12 @@ extension Runtime {
         }
         start(call)
         let rr = call.waitBlocking()
-        let (status, result, lastError) = call.lock.withLock { (request.status, request.result, request.lastError) }
         switch rr.outcome {
         case .success:
-            if let result { return .success(result) }
+            if let result = call.lock.withLock({ request.result }) { return .success(result) }
             return .failure(AgentRTError(.internal, "tool \(name) returned no result", runID: rr.runID))
         case .failure(let e):
-            // The dispatcher's refusal already carries its code (see AgentCall's outcome rules).
-            _ = (status, lastError)
+            // A dispatcher refusal already carries its code (see AgentCall's outcome rules).
             return .failure(e)
         }
     }
@@ -47,11 +45,7 @@ struct HostToolCallAgent: AgentImplementation {
         guard let req = call.hostTool else { return .internal }
         let (status, result) = call.callTool(req.name, argumentsJSON: req.argumentsJSON)
         let lastError = result == nil ? call.runtime.lastToolError(in: call) : nil
-        call.lock.withLock {
-            req.status = status
-            req.result = result
-            req.lastError = lastError
-        }
+        call.lock.withLock { req.result = result }
         if result != nil { return call.setResult("null") == .ok ? .ok : .internal }
         _ = call.setError(lastError ?? "tool call failed with status \(status.name)")
         return status == .ok ? .internal : status

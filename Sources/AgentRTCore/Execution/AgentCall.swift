@@ -222,9 +222,7 @@ final class HostToolRequest: @unchecked Sendable {
     let name: String
     let argumentsJSON: String
     // Guarded by the call's lock.
-    var status: HostStatus = .internal
     var result: ToolCallResult?
-    var lastError: String?
 
     init(name: String, argumentsJSON: String) {
         self.name = name

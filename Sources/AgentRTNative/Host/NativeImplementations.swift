@@ -133,8 +133,11 @@ enum PluginUses {
     /// True the first time `runtime` installs `plugin`.
     static func claim(_ runtime: Runtime, _ plugin: NativePlugin) -> Bool {
         let r = ObjectIdentifier(runtime)
-        let first = table.withLock { $0[r, default: []].insert(ObjectIdentifier(plugin)).inserted }
-        if first && table.withLock({ $0[r]!.count == 1 }) {
+        let (first, firstOfRuntime) = table.withLock { t -> (Bool, Bool) in
+            let isNewRuntime = t[r] == nil
+            return (t[r, default: []].insert(ObjectIdentifier(plugin)).inserted, isNewRuntime)
+        }
+        if firstOfRuntime {
             runtime.addShutdownHook { _ in _ = table.withLock { $0.removeValue(forKey: r) } }
         }
         return first
