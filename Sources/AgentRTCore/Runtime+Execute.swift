@@ -473,6 +473,9 @@ extension Runtime {
         return user.lock.withLock {
             if let s = user.instances[key] { return s }
             let s = InstanceSlot(key: key, implementation: entry.implementation, userID: user.userID)
+            // A user removed meanwhile has had its slots collected: a new one would never be
+            // closed, so it starts removed (its acquire refuses, nothing is opened).
+            if user.removed { _ = s.markRemoved(); return s }
             user.instances[key] = s
             return s
         }
