@@ -9,6 +9,8 @@ let package = Package(
     name: "agentrt",
     products: [
         .executable(name: "agentrt", targets: ["agentrt"]),
+        // The worker process of process isolation: loads one plugin, serves the runtime's calls.
+        .executable(name: "agentrt-worker", targets: ["agentrt-worker"]),
         .library(name: "AgentRT", type: .dynamic, targets: ["AgentRT"]),
         .library(name: "AgentRTCore", targets: ["AgentRTCore"]),
         .library(name: "AgentRTNative", targets: ["AgentRTNative"]),
@@ -73,6 +75,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        .executableTarget(name: "agentrt-worker", dependencies: ["AgentRTNative"], swiftSettings: strict),
         .target(name: "SwiftPlannerPlugin", dependencies: ["AgentRTSDK"], path: "plugins/swift-planner",
                 swiftSettings: strict),
         .target(name: "CBenchPlugin", dependencies: ["CAgentRT"], path: "plugins/c-bench",
@@ -84,7 +87,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AgentRTNativeTests",
-            dependencies: ["AgentRTNative", "AgentRTCore", "AgentRTTesting", "CAgentRT", "agentrt"],
+            dependencies: ["AgentRTNative", "AgentRTCore", "AgentRTTesting", "CAgentRT", "agentrt", "agentrt-worker"],
             exclude: ["Fixtures"],
             swiftSettings: strict),
         .testTarget(

@@ -425,7 +425,7 @@ extension Runtime {
         }
         let instance = call.lock.withLock { call.instance } ?? call.entry!.shared
         let status = call.entry!.implementation.run(call, instance: instance, input: call.input)
-        call.end(.returned(status))
+        if let how = call.takeProcessEnding() { call.end(.processEnded(how)) } else { call.end(.returned(status)) }
     }
 
     /// Breaker and stats: once per root call, before its outcome is visible.

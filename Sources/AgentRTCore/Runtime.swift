@@ -85,6 +85,10 @@ public final class Runtime: @unchecked Sendable {
         /// afresh; the stream's seq keeps increasing). nil keeps users until
         /// `expireIdleUsers`/`removeUser` is called.
         public var idleUserExpiry: Duration? = .seconds(15 * 60)
+        /// Where plugins loaded without an explicit choice run (`PluginLoadOptions.isolation`).
+        public var isolation: Isolation = .inProcess
+        /// Worker processes per isolated plugin, unless its load options say otherwise.
+        public var workersPerPlugin = 2
         public init() {}
     }
 
@@ -182,6 +186,11 @@ public final class Runtime: @unchecked Sendable {
     /// Every registered agent.
     public var agentDescriptors: [AgentDescriptor] {
         lock.withLock { agents.values.map(\.descriptor) }.sorted { $0.qualifiedName < $1.qualifiedName }
+    }
+
+    /// Where the agents of `plugin` run (nil: no agent of that plugin is registered).
+    public func isolation(ofPlugin plugin: String) -> Isolation? {
+        lock.withLock { agents.first { $0.key.plugin == plugin }?.value.implementation.isolation }
     }
 
     func entry(_ plugin: String, _ name: String) -> AgentEntry? {

@@ -26,6 +26,8 @@ struct CallCommand: ParsableCommand {
     @Option(help: "Lowest log level written to stderr: trace, debug, info, warn, error or off.")
     var logLevel: LogLevelArgument = LogLevelArgument(level: 3)
 
+    @OptionGroup var isolationOptions: IsolationOptions
+
     func run() throws {
         CLIOutput.claim()   // before any plugin code runs: fd 1 now goes to stderr
         var config = Runtime.Configuration()
@@ -34,8 +36,8 @@ struct CallCommand: ParsableCommand {
         let runtime = Runtime(configuration: config)
         // At exit every run ends, every open session closes and plugins get on_shutdown.
         defer { runtime.shutdown() }
-        let p: NativePlugin
-        do { p = try runtime.load(path: plugin) } catch {
+        let p: LoadedPlugin
+        do { p = try runtime.loadPlugin(path: plugin, options: isolationOptions.loadOptions) } catch {
             printError("agentrt: cannot load \(plugin): [\(error.code.rawValue)] \(error.message)")
             throw ExitCode(CLIExit.loadFailed)
         }

@@ -3,12 +3,13 @@ import AgentRTNative
 
 /// Renders plugins, agents and tools for `load` and `tools`, as text or JSON.
 enum Descriptions {
-    static func json(_ p: NativePlugin) -> JSONValue {
+    static func json(_ p: LoadedPlugin) -> JSONValue {
         .object(JSONObject([
             ("name", .string(p.name)), ("version", .string(p.version)), ("description", .string(p.description)),
-            ("path", .string(p.path)), ("abi", .string("\(p.abiMajor).\(p.abiMinor)")),
-            ("agents", .array(p.agents.map { json($0.descriptor) })),
-            ("tools", .array(p.tools.map { json($0.descriptor) })),
+            ("path", .string(p.path)), ("abi", .string(p.abi)),
+            ("isolation", .string(p.isolation.rawValue)), ("workers", .int(Int64(p.workers))),
+            ("agents", .array(p.agents.map { json($0) })),
+            ("tools", .array(p.tools.map { json($0) })),
         ]))
     }
 
@@ -35,11 +36,12 @@ enum Descriptions {
         ]))
     }
 
-    static func text(_ p: NativePlugin) -> String {
-        var s = "\(p.name) \(p.version)  (plugin ABI \(p.abiMajor).\(p.abiMinor))  \(p.path)\n"
+    static func text(_ p: LoadedPlugin) -> String {
+        var s = "\(p.name) \(p.version)  (plugin ABI \(p.abi))  \(p.path)\n"
         if !p.description.isEmpty { s += "  \(p.description)\n" }
+        s += p.isolation == .process ? "  isolation: process (\(p.workers) worker processes)\n" : "  isolation: in-process\n"
         s += "  agents (\(p.agents.count)):\n"
-        for a in p.agents.map(\.descriptor) {
+        for a in p.agents {
             let timeout = a.defaultTimeout.map { "\($0.milliseconds) ms" } ?? "runtime default"
             s += "    \(a.name) — \(a.description)\n"
             s += "      thread-safe: \(a.threadSafe ? "yes" : "no (calls serialised)")   default timeout: \(timeout)"
@@ -47,7 +49,7 @@ enum Descriptions {
             s += "      input schema: \(a.inputSchema?.serialized() ?? "(none)")\n"
         }
         s += "  tools (\(p.tools.count)):\n"
-        for t in p.tools.map(\.descriptor) { s += text(t, indent: "    ") }
+        for t in p.tools { s += text(t, indent: "    ") }
         return s
     }
 

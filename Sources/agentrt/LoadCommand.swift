@@ -20,6 +20,8 @@ struct LoadCommand: ParsableCommand {
     @Option(help: "JSON config passed to each plugin's on_init.")
     var config = "{}"
 
+    @OptionGroup var isolationOptions: IsolationOptions
+
     func validate() throws {
         if plugins.isEmpty { throw ValidationError("give at least one plugin path") }
         guard JSONValue.isValid(config) else { throw ValidationError("--config is not valid JSON") }
@@ -29,9 +31,15 @@ struct LoadCommand: ParsableCommand {
         CLIOutput.claim()   // before any plugin code runs: fd 1 now goes to stderr
         var loaded: [JSONValue] = []
         var errors: [JSONValue] = []
+        var c = Runtime.Configuration()
+        c.idleUserExpiry = nil
+        let runtime = Runtime(configuration: c)
+        defer { runtime.shutdown() }
+        var options = isolationOptions.loadOptions
+        options.config = config
         for path in plugins {
             do {
-                let p = try PluginLoader.shared.load(path: path, config: config)
+                let p = try runtime.loadPlugin(path: path, options: options)
                 if json { loaded.append(Descriptions.json(p)) } else { out(Descriptions.text(p)) }
             } catch {
                 errors.append(.object(JSONObject([("path", .string(path)), ("code", .string(error.code.rawValue)),

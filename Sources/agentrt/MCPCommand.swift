@@ -30,6 +30,8 @@ struct MCPCommand: AsyncParsableCommand {
     @Option(help: "Lowest log level written to stderr: trace, debug, info, warn, error or off.")
     var logLevel: LogLevelArgument = LogLevelArgument(level: 3)
 
+    @OptionGroup var isolationOptions: IsolationOptions
+
     func validate() throws {
         if plugins.isEmpty { throw ValidationError("give at least one plugin to serve") }
         if perUserLimit < 1 { throw ValidationError("--per-user-limit must be at least 1") }
@@ -48,7 +50,7 @@ struct MCPCommand: AsyncParsableCommand {
             do {
                 RunGuard.begin("loading \(path)")
                 defer { RunGuard.end() }
-                _ = try runtime.load(path: path)
+                _ = try runtime.loadPlugin(path: path, options: isolationOptions.loadOptions)
             } catch {
                 printError("agentrt: cannot load \(path): [\(error.code.rawValue)] \(error.message)")
                 throw ExitCode(CLIExit.loadFailed)

@@ -59,6 +59,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Lowest log level written to stderr: trace, debug, info, warn, error or off.")
     var logLevel: LogLevelArgument = LogLevelArgument(level: 3)
 
+    @OptionGroup var isolationOptions: IsolationOptions
+
     enum OutputFormat: String, ExpressibleByArgument { case jsonl, pretty }
 
     func validate() throws {
@@ -78,12 +80,12 @@ struct RunCommand: AsyncParsableCommand {
         let runtime = Runtime(configuration: config)
         // At exit every run ends, every open session closes and plugins get on_shutdown.
         defer { runtime.shutdown() }
-        var first: NativePlugin? = nil
+        var first: LoadedPlugin? = nil
         for path in plugins {
             do {
                 RunGuard.begin("loading \(path)")
                 defer { RunGuard.end() }
-                let p = try runtime.load(path: path)
+                let p = try runtime.loadPlugin(path: path, options: isolationOptions.loadOptions)
                 if first == nil { first = p }
             } catch {
                 printError("agentrt: cannot load \(path): [\(error.code.rawValue)] \(error.message)")
@@ -217,7 +219,7 @@ enum Pretty {
         case .agentCancelled: return "✗ \(head)  \(d["reason"]?.stringValue ?? "")"
         case .circuitStateChanged:
             return "⚡ \(head)  \(d["key"]?.stringValue ?? "") \(d["from"]?.stringValue ?? "") → \(d["to"]?.stringValue ?? "")"
-        case .streamGap, .custom: return "• \(head)  \(d.serialized())"
+        case .streamGap, .sessionLost, .custom: return "• \(head)  \(d.serialized())"
         }
     }
 }

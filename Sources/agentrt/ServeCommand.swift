@@ -53,6 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Lowest log level: trace, debug, info, warn, error or off.")
     var logLevel: LogLevelArgument = LogLevelArgument(level: 2)
 
+    @OptionGroup var isolationOptions: IsolationOptions
+
     @Option(help: "Log lines as text or json (stderr).")
     var logFormat: String = "text"
 
@@ -106,8 +108,8 @@ struct ServeCommand: AsyncParsableCommand {
             do {
                 RunGuard.begin("loading \(path)")
                 defer { RunGuard.end() }
-                let p = try runtime.load(path: path)
-                logger.info("plugin loaded", metadata: ["plugin": "\(p.name)", "path": "\(path)"])
+                let p = try runtime.loadPlugin(path: path, options: isolationOptions.loadOptions)
+                logger.info("plugin loaded", metadata: ["plugin": "\(p.name)", "path": "\(path)", "isolation": "\(p.isolation.rawValue)"])
             } catch {
                 printError("agentrt: cannot load \(path): [\(error.code.rawValue)] \(error.message)")
                 throw ExitCode(CLIExit.loadFailed)

@@ -12,6 +12,9 @@ public struct Event: Sendable {
         case agentCancelled = "agent_cancelled"
         case circuitStateChanged = "circuit_state_changed"
         case streamGap = "stream_gap"
+        /// A session's agent instance was lost with its worker process (process isolation);
+        /// the session's next call opens a new instance.
+        case sessionLost = "session_lost"
         case custom
 
         /// Whether the event ends a run.

@@ -37,6 +37,8 @@ extension AgentCall {
         case notRun(AgentRTError)
         /// The worker thread ended inside the agent (pthread_exit, cancellation).
         case workerDied
+        /// The worker process running the agent ended (process isolation); how it ended.
+        case processEnded(String)
     }
 
     private func setState(_ s: State) {
@@ -187,6 +189,12 @@ extension AgentCall {
             return step
         }
         guard let step = taken else { return }
+        if let impl = entry?.implementation {
+            // Process isolation: the worker is killed instead; the call ends when `run` returns.
+            lock.withLock { stoppedByForce = true }
+            if impl.stop(self) { return }
+            lock.withLock { stoppedByForce = false }
+        }
         let cause = context.cancellationCause ?? .deadline
         let what: String = switch step {
         case .openingSession: "its session_open did not return"
@@ -217,6 +225,13 @@ extension AgentCall {
         case .notRun(let e): return .failure(e)
         case .workerDied:
             return .failure(AgentRTError(.crashed, "\(describe()) crashed: the worker thread exited inside the agent", runID: runID))
+        case .processEnded(let how):
+            if stoppedByForce, let cause = context.cancellationCause {
+                return .failure(AgentRTError(cause.errorCode,
+                    "\(describe()): \(cause.explanation); it ignored cancellation for the grace period, so its worker process was killed",
+                    runID: runID))
+            }
+            return .failure(AgentRTError(.crashed, "\(describe()) crashed: \(how)", runID: runID))
         case .returned(let status):
             if let cause = context.cancellationCause {
                 return .failure(AgentRTError(cause.errorCode, "\(describe()): \(cause.explanation)", runID: runID))

@@ -54,26 +54,19 @@ extension AgentCall {
     /// `set_result`: the call's result (JSON, UTF-8, within the size limit), once.
     public func setResult(_ json: UnsafeRawBufferPointer) -> HostStatus {
         if !isRunning { runtime.counters.lateResults.add(1, ordering: .relaxed); return .staleHandle }
-        var refusal: (HostStatus, String)? = nil
-        var text: String? = nil
-        if json.count > runtime.configuration.maxResultBytes {
-            refusal = (.tooLarge, "the result is \(json.count) bytes, more than the limit of \(runtime.configuration.maxResultBytes)")
-        } else if JSONValue.isValid(bytes: json) {
-            // Valid JSON is valid UTF-8 (the validator checks every byte), so no second pass.
-            text = String(decoding: json, as: UTF8.self)
-        } else if String(validating: json, as: UTF8.self) == nil {
-            refusal = (.invalidArgument, "the result is not valid UTF-8")
-        } else {
-            let why: String
-            do { _ = try JSONValue.parse(bytes: json); why = "invalid JSON" } catch { why = "\(error)" }
-            refusal = (.invalidJSON, "the result is not valid JSON: \(why)")
-        }
+        let (text, refusal) = ResultCheck.check(json, maxBytes: runtime.configuration.maxResultBytes)
         return lock.withLock {
             if result != nil { return .alreadySet }
             if let refusal { resultRefusal = refusal.1; return refusal.0 }
             result = text
             return .ok
         }
+    }
+
+    /// Records why a result was refused where the call ran (process isolation: the worker
+    /// refused it with the same checks); the call then ends `invalid_output` with the reason.
+    public func noteResultRefusal(_ reason: String) {
+        lock.withLock { if result == nil { resultRefusal = reason } }
     }
 
     /// Swift convenience for `set_result`.
@@ -144,4 +137,27 @@ public struct ToolCallResult: Sendable, Equatable {
     public let isError: Bool
     /// JSON text: the result, or the tool's own error.
     public let content: String
+
+    public init(isError: Bool, content: String) {
+        self.isError = isError
+        self.content = content
+    }
+}
+
+/// The checks `set_result` makes, shared by the runtime and worker processes.
+public enum ResultCheck {
+    /// The result text, or the status and reason it is refused.
+    public static func check(_ json: UnsafeRawBufferPointer, maxBytes: Int) -> (String?, (HostStatus, String)?) {
+        if json.count > maxBytes {
+            return (nil, (.tooLarge, "the result is \(json.count) bytes, more than the limit of \(maxBytes)"))
+        }
+        if JSONValue.isValid(bytes: json) {
+            // Valid JSON is valid UTF-8 (the validator checks every byte), so no second pass.
+            return (String(decoding: json, as: UTF8.self), nil)
+        }
+        if String(validating: json, as: UTF8.self) == nil { return (nil, (.invalidArgument, "the result is not valid UTF-8")) }
+        let why: String
+        do { _ = try JSONValue.parse(bytes: json); why = "invalid JSON" } catch { why = "\(error)" }
+        return (nil, (.invalidJSON, "the result is not valid JSON: \(why)"))
+    }
 }

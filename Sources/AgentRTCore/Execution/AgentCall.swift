@@ -80,6 +80,10 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     var resultRefusal: String?
     var errorMessage: String?
     var heartbeatDetails = ""
+    /// How the worker process running this call's code ended (process isolation), and whether
+    /// the runtime killed it (deadline + grace passed).
+    var processEnding: String?
+    var stoppedByForce = false
     /// Tool calls of this run tree with a `tool_executing` but no `tool_completed` yet (kept on
     /// the root call), with the call that published them.
     var openTools: [(id: String, tool: String, by: AgentCall)] = []
@@ -135,6 +139,15 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     public func workerThreadExited() {
         end(.workerDied)
     }
+
+    /// Process isolation: the worker process running this call's code ended (`message` says
+    /// how). Called by the implementation before its `run` returns; the call ends `crashed`
+    /// (or with its cancellation cause, when the runtime killed the worker at deadline + grace).
+    public func reportProcessEnded(_ message: String) {
+        lock.withLock { if processEnding == nil { processEnding = message } }
+    }
+
+    func takeProcessEnding() -> String? { lock.withLock { processEnding } }
 
     // MARK: events
 

@@ -1,7 +1,12 @@
+import Synchronization
+
 /// Per-user state an agent keeps for one (user, session), from its session-open hook.
 public final class AgentInstance: @unchecked Sendable {
     /// The plugin's pointer (C plugins) or nil.
     public let raw: UnsafeMutableRawPointer?
+    /// Set when the instance's state is gone (its worker process died): the session's next
+    /// call opens a new instance instead of using it, and it is never closed.
+    private let lostFlag = Atomic<Bool>(false)
     /// Any Swift value (Swift agents).
     public let value: (any Sendable)?
     /// Serialises calls of agents that are not thread-safe (a cancellable FIFO).
@@ -11,6 +16,11 @@ public final class AgentInstance: @unchecked Sendable {
         self.raw = raw
         self.value = value
     }
+
+    /// Marks the instance lost (its state died with its worker process).
+    public func markLost() { lostFlag.store(true, ordering: .releasing) }
+    /// Whether the instance was lost.
+    public var isLost: Bool { lostFlag.load(ordering: .acquiring) }
 }
 
 /// How an agent is implemented. The runtime calls every method on a native worker thread.
@@ -25,6 +35,22 @@ public protocol AgentImplementation: Sendable {
     func sharedInstance() -> AgentInstance
     /// Runs one call. Report through `call.setResult` / `call.setError`; return `.ok` on success.
     func run(_ call: AgentCall, instance: AgentInstance, input: String) -> HostStatus
+    /// The call ignored cancellation for the grace period. Returns true when the implementation
+    /// ended its code by force (process isolation kills the worker process running it): the call
+    /// is then not abandoned, so it holds nothing, and `run` returns once the code is gone.
+    /// In-process code cannot be stopped (false): the call becomes a zombie.
+    func stop(_ call: AgentCall) -> Bool
+    /// How calls of this implementation are isolated from the runtime (shown by `agentrt load`).
+    var isolation: Isolation { get }
+}
+
+/// Where a plugin's code runs.
+public enum Isolation: String, Sendable, Equatable {
+    /// On the runtime's worker threads, in the runtime's process (fastest; trusted code).
+    case inProcess = "in-process"
+    /// In supervised worker processes: a crash ends the call as `crashed`, a hung call is
+    /// killed at deadline + grace.
+    case process
 }
 
 extension AgentImplementation {
@@ -32,6 +58,8 @@ extension AgentImplementation {
     public func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance { sharedInstance() }
     public func closeSession(_ instance: AgentInstance) {}
     public func sharedInstance() -> AgentInstance { AgentInstance() }
+    public func stop(_ call: AgentCall) -> Bool { false }
+    public var isolation: Isolation { .inProcess }
 }
 
 /// An agent written as a Swift closure (tests, hosts, benchmarks).

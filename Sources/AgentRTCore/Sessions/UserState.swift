@@ -103,6 +103,10 @@ final class InstanceSlot: @unchecked Sendable {
                 throw AgentRTError(.cancelled, "the session \(key.sessionID) of user \(userID) was removed")
             }
             switch state {
+            case .open(let i) where i.isLost:
+                // Its worker process died with the state: open a new one (never closed).
+                state = .empty
+                continue
             case .open(let i):
                 refs += 1
                 lock.unlock()
@@ -176,7 +180,7 @@ final class InstanceSlot: @unchecked Sendable {
     }
 
     private func takeForCloseLocked() -> AgentInstance? {
-        guard removed, refs == 0, case .open(let i) = state else { return nil }
+        guard removed, refs == 0, case .open(let i) = state, !i.isLost else { return nil }
         state = .closed
         return i
     }

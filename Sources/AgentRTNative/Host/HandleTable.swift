@@ -9,7 +9,7 @@ import Synchronization
 final class HandleTable: @unchecked Sendable {
     static let shared = HandleTable()
 
-    enum Lookup { case live(AgentCall), stale(RuntimeCounters?), invalid }
+    enum Lookup { case live(any HostServices), stale(RuntimeCounters?), invalid }
 
     private static let shardBits: UInt64 = 6
     private static let indexBits: UInt64 = 26
@@ -19,7 +19,7 @@ final class HandleTable: @unchecked Sendable {
     struct Slot {
         var tag: UInt32 = 0
         var retiredTag: UInt32 = 0
-        var call: AgentCall?
+        var call: (any HostServices)?
         var retiredCounters: RuntimeCounters?
     }
 
@@ -41,7 +41,7 @@ final class HandleTable: @unchecked Sendable {
     }
 
     /// Issues a token for `call`.
-    func register(_ call: AgentCall) -> UInt64 {
+    func register(_ call: any HostServices) -> UInt64 {
         let s = nextShard.wrappingAdd(1, ordering: .relaxed).oldValue & ((1 << Self.shardBits) - 1)
         let shard = shards[Int(s)]
         let (index, tag): (Int, UInt32) = shard.lock.withLock {
@@ -68,7 +68,7 @@ final class HandleTable: @unchecked Sendable {
         shard.lock.withLock {
             guard index < shard.slots.count, shard.slots[index].tag == tag, let call = shard.slots[index].call else { return }
             shard.slots[index].retiredTag = tag
-            shard.slots[index].retiredCounters = call.counters
+            shard.slots[index].retiredCounters = call.lateCounters
             shard.slots[index].call = nil
             shard.slots[index].tag = 0
             shard.free.append(index)

@@ -31,7 +31,7 @@ enum HostTable {
 private enum Late { case none, event, toolCall, result }
 
 @inline(__always)
-private func withCall(_ handle: OpaquePointer?, late: Late = .none, _ body: (AgentCall) -> HostStatus) -> agentrt_status {
+private func withCall(_ handle: OpaquePointer?, late: Late = .none, _ body: (any HostServices) -> HostStatus) -> agentrt_status {
     guard let handle else { return HostStatus.invalidArgument.rawValue }
     switch HandleTable.shared.lookup(UInt64(UInt(bitPattern: handle))) {
     case .live(let c): return body(c).rawValue
@@ -68,22 +68,22 @@ private func put(_ view: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<age
 }
 
 private func hostUserID(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
-    withCall(h) { c in put(c.cachedView("user") { c.context.userID }, out) }
+    withCall(h) { c in put(c.identityView(.user), out) }
 }
 
 private func hostSessionID(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
-    withCall(h) { c in put(c.cachedView("session") { c.context.sessionID }, out) }
+    withCall(h) { c in put(c.identityView(.session), out) }
 }
 
 private func hostRunID(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
-    withCall(h) { c in put(c.cachedView("run") { c.context.runID }, out) }
+    withCall(h) { c in put(c.identityView(.run), out) }
 }
 
 private func hostMetadata(_ h: OpaquePointer?, _ key: agentrt_str, _ out: UnsafeMutablePointer<agentrt_str>?) -> agentrt_status {
     withCall(h) { c in
         guard out != nil, let k = text(key) else { return .invalidArgument }
-        guard let v = c.context.metadata[k] else { return .notFound }
-        return put(c.cachedView("meta:" + k) { v }, out)
+        guard let v = c.metadataView(k) else { return .notFound }
+        return put(v, out)
     }
 }
 
@@ -94,8 +94,9 @@ private func hostIsCancelled(_ h: OpaquePointer?) -> agentrt_status {
 private func hostRemainingMs(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<Int64>?) -> agentrt_status {
     withCall(h) { c in
         guard let out else { return .invalidArgument }
-        out.pointee = c.context.remainingNanos().map { Int64($0 / 1_000_000) } ?? Int64.max
-        return c.isRunning ? .ok : .staleHandle
+        let (ms, status) = c.remainingMilliseconds()
+        out.pointee = ms
+        return status
     }
 }
 

@@ -78,6 +78,11 @@ struct NativeTypedTool: ToolImplementation {
     var validatesOwnArguments: Bool { true }
 
     func invoke(_ call: AgentCall, arguments: JSONValue, argumentsJSON: String) -> ToolOutput {
+        invoke(arguments: arguments)
+    }
+
+    /// Converts the arguments and calls the function (in the runtime, or in a worker process).
+    func invoke(arguments: JSONValue) -> ToolOutput {
         let args: TypedTool.Arguments
         do { args = try tool.convertArguments(arguments) } catch {
             return .failure(AgentRTError(.badArguments, "\(tool.prototype.name): \(error.message)"))

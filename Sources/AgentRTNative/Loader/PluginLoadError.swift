@@ -27,6 +27,8 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
         case initFailed = "init_failed"
         /// A plugin of the same name was already loaded from another file.
         case duplicatePlugin = "duplicate_plugin"
+        /// Process isolation: the worker process could not be started, or died while it loaded the plugin.
+        case workerFailed = "worker_failed"
     }
 
     public let code: Code
