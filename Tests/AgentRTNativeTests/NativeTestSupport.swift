@@ -60,11 +60,19 @@ enum ExecFixtures {
                                  output: directory.appendingPathComponent("libexample_\(name).so"))
     }
 
-    private static func library(key: String, source: URL, output: URL) async throws -> String {
+    /// `lib<name>.so` from `Fixtures/isolation/<name>.c` (or `.cc`, built with `c++`).
+    static func isolationFixture(_ name: String, cplusplus: Bool = false) async throws -> String {
+        let src = repository.appendingPathComponent("Tests/AgentRTNativeTests/Fixtures/isolation/\(name).\(cplusplus ? "cc" : "c")")
+        return try await library(key: "isolation:\(name)", source: src,
+                                 output: directory.appendingPathComponent("lib\(name).so"), cplusplus: cplusplus)
+    }
+
+    private static func library(key: String, source: URL, output: URL, cplusplus: Bool = false) async throws -> String {
         let task = builds.withLock { tasks -> Task<String, any Error> in
             if let t = tasks[key] { return t }
             let t = Task<String, any Error> {
-                let r = try await runProcess("/usr/bin/env", ["cc", "-std=c99", "-shared", "-fPIC", "-fvisibility=hidden",
+                let compiler = cplusplus ? ["c++"] : ["cc", "-std=c99"]
+                let r = try await runProcess("/usr/bin/env", compiler + ["-shared", "-fPIC", "-fvisibility=hidden",
                                                              "-I", include.path, source.path, "-o", output.path])
                 guard r.status == 0 else {
                     throw ExecFixtureError("cc failed to build \(source.path) (status \(r.status)):\n\(r.stderr)\(r.stdout)")

@@ -39,10 +39,25 @@ public struct LoadedPlugin: Sendable {
 /// The isolated plugins each runtime loaded, by file (a second load of the same file returns
 /// the first).
 enum IsolatedPlugins {
-    static let table = Locked<[ObjectIdentifier: [FileID: (LoadedPlugin, ProcessWorkerPool)]]>([:])
+    struct Entry {
+        let loaded: LoadedPlugin
+        let pool: ProcessWorkerPool
+    }
+    /// By runtime; a pool names its runtime weakly, so an entry left by a runtime that was
+    /// freed without a shutdown is never mistaken for a new runtime at the same address.
+    static let table = Locked<[ObjectIdentifier: [FileID: Entry]]>([:])
+
+    static func entries(_ runtime: Runtime) -> [FileID: Entry] {
+        table.withLock { t in
+            let k = ObjectIdentifier(runtime)
+            guard let e = t[k] else { return [:] }
+            if e.values.contains(where: { $0.pool.runtime !== runtime }) { t.removeValue(forKey: k); return [:] }
+            return e
+        }
+    }
 
     static func pool(_ runtime: Runtime, plugin: String) -> ProcessWorkerPool? {
-        table.withLock { $0[ObjectIdentifier(runtime)]?.values.first { $0.0.name == plugin }?.1 }
+        entries(runtime).values.first { $0.loaded.name == plugin }?.pool
     }
 }
 
@@ -64,7 +79,7 @@ extension Runtime {
         let fileID = try PluginLoader.identify(path)
         try PluginLoader.checkELF(path)
         let me = ObjectIdentifier(self)
-        if let existing = IsolatedPlugins.table.withLock({ $0[me]?[fileID] }) { return existing.0 }
+        if let existing = IsolatedPlugins.entries(self)[fileID] { return existing.loaded }
         guard let executable = WorkerExecutable.locate() else {
             throw PluginLoadError(.workerFailed, path: path,
                 "process isolation needs the agentrt-worker executable: it is not beside this program or libAgentRT.so (set AGENTRT_WORKER to its path)")
@@ -79,6 +94,7 @@ extension Runtime {
         let pool = ProcessWorkerPool(pluginName: manifest.name, path: path, config: options.config, executable: executable,
                                      limits: options.limits, maxResultBytes: maxResult, first: first)
         pool.runtime = self
+        pool.startSupervisor()
         do throws(PluginLoadError) {
             for i in 1..<max(1, count) {
                 let (w, _) = try WorkerProcess.spawn(executable: executable, pluginPath: path, config: options.config,
@@ -107,7 +123,7 @@ extension Runtime {
         let loaded = LoadedPlugin(name: manifest.name, version: manifest.version, description: manifest.description,
                                   path: path, abi: "\(manifest.abiMajor).\(manifest.abiMinor)", isolation: .process, agents: manifest.agents, tools: manifest.tools,
                                   workers: count)
-        IsolatedPlugins.table.withLock { $0[me, default: [:]][fileID] = (loaded, pool) }
+        IsolatedPlugins.table.withLock { $0[me, default: [:]][fileID] = .init(loaded: loaded, pool: pool) }
         addShutdownHook { _ in
             pool.shutdown()
             _ = IsolatedPlugins.table.withLock { $0[me]?.removeValue(forKey: fileID) }

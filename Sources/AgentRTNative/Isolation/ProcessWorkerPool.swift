@@ -56,6 +56,41 @@ final class ProcessWorkerPool: @unchecked Sendable {
         servedSinceStart = [false]
     }
 
+    /// Starts the supervisor: it watches idle workers, so one that dies between calls (killed
+    /// from outside, or a thread of its plugin crashed it) is replaced and its sessions reported
+    /// lost at once, not when the next call finds it gone.
+    func startSupervisor() {
+        NativeThread(name: "agentrt-supervise") { [weak self] in
+            while let pool = self, pool.superviseOnce() {}
+        }.detach()
+    }
+
+    /// One look at the idle workers; false once the pool is shut down.
+    private func superviseOnce() -> Bool {
+        let idle: [WorkerProcess] = lock.withLock {
+            if case .shutDown = state { return [] }
+            return slots.compactMap { if case .idle(let w) = $0 { w } else { nil } }
+        }
+        if case .shutDown = lock.withLock({ state }) { return false }
+        var fds = idle.map { pollfd(fd: $0.data.fd, events: Int16(POLLIN) | 0x2000 /* POLLRDHUP */, revents: 0) }
+        let n = fds.isEmpty ? { usleep(100_000); return Int32(0) }() : poll(&fds, nfds_t(fds.count), 100)
+        guard n > 0 else { return true }
+        for (i, f) in fds.enumerated() where f.revents != 0 {
+            let w = idle[i]
+            // Take it from the idle set first, so no call picks a worker that is gone.
+            let taken: Bool = lock.withLock {
+                guard w.slot < slots.count, case .idle(let x) = slots[w.slot], x === w else { return false }
+                slots[w.slot] = .busy(w)
+                return true
+            }
+            if taken {
+                w.kill()   // an idle worker has nothing to say: data or end of stream means it is gone
+                _ = workerDied(w)
+            }
+        }
+        return true
+    }
+
     func nextID() -> UInt64 { ids.wrappingAdd(1, ordering: .relaxed).oldValue }
     func nextGeneration() -> UInt64 { generations.wrappingAdd(1, ordering: .relaxed).oldValue }
 
