@@ -60,6 +60,15 @@ public func agentrt_runtime_new(_ config: UnsafePointer<agentrt_config>?, _ out:
             guard v.log_level <= 6 else { return HostStatus.invalidArgument.rawValue }
             c.logLevel = Int32(v.log_level) - 1
         }
+        switch v.isolation {
+        case AGENTRT_ISOLATION_IN_PROCESS: c.isolation = .inProcess
+        case AGENTRT_ISOLATION_PROCESS: c.isolation = .process
+        default: return HostStatus.invalidArgument.rawValue
+        }
+        if v.workers_per_plugin > 0 {
+            guard v.workers_per_plugin <= 256 else { return HostStatus.invalidArgument.rawValue }
+            c.workersPerPlugin = Int(v.workers_per_plugin)
+        }
     }
     let runtime = Runtime(configuration: c)
     // The library writes nothing to the host's stderr unless asked (agentrt_set_log_callback).
@@ -136,14 +145,59 @@ public func agentrt_load_plugin(_ rt: OpaquePointer?, _ path: UnsafePointer<CCha
         guard let p = swiftString(path) else { store("path is NULL or not UTF-8", outError); return .invalidArgument }
         let cfg = config == nil ? "{}" : swiftString(config)
         guard let cfg, JSONValue.isValid(cfg) else { store("config_json is not valid JSON", outError); return .invalidArgument }
-        do throws(PluginLoadError) {
-            let plugin = try e.runtime.load(path: p, config: cfg)
-            store(plugin.name, outName)
-            return .ok
-        } catch {
-            store("[\(error.code.rawValue)] \(error.message)", outError)
-            return .loadFailed
+        return load(e, path: p, PluginLoadOptions(config: cfg), outName, outError)
+    }
+}
+
+@_cdecl("agentrt_load_plugin_with")
+public func agentrt_load_plugin_with(_ rt: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                     _ opts: UnsafePointer<agentrt_load_options>?,
+                                     _ outName: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                     _ outError: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    store(nil, outName)
+    store(nil, outError)
+    return withRuntime(rt, outError: outError) { e in
+        guard let p = swiftString(path) else { store("path is NULL or not UTF-8", outError); return .invalidArgument }
+        var options = PluginLoadOptions()
+        if let opts {
+            guard Int(opts.pointee.struct_size) >= MemoryLayout<agentrt_load_options>.size else {
+                store("agentrt_load_options.struct_size is \(opts.pointee.struct_size), expected \(MemoryLayout<agentrt_load_options>.size)", outError)
+                return .invalidArgument
+            }
+            let o = opts.pointee
+            switch o.isolation {
+            case AGENTRT_ISOLATION_IN_PROCESS: options.isolation = .inProcess
+            case AGENTRT_ISOLATION_PROCESS: options.isolation = .process
+            default:
+                store("agentrt_load_options.isolation is \(o.isolation): use AGENTRT_ISOLATION_IN_PROCESS (0) or AGENTRT_ISOLATION_PROCESS (1)", outError)
+                return .invalidArgument
+            }
+            guard o.workers <= 256 else { store("agentrt_load_options.workers is \(o.workers): at most 256", outError); return .invalidArgument }
+            options.workers = Int(o.workers)
+            options.limits.memoryLimitMB = Int(o.memory_limit_mb)
+            options.limits.cpuLimitMs = Int(o.cpu_limit_ms)
+            if o.config_json != nil {
+                guard let cfg = swiftString(o.config_json), JSONValue.isValid(cfg) else {
+                    store("config_json is not valid JSON", outError)
+                    return .invalidArgument
+                }
+                options.config = cfg
+            }
         }
+        return load(e, path: p, options, outName, outError)
+    }
+}
+
+private func load(_ e: EmbeddedRuntime, path: String, _ options: PluginLoadOptions,
+                  _ outName: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                  _ outError: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> HostStatus {
+    do throws(PluginLoadError) {
+        let plugin = try e.runtime.loadPlugin(path: path, options: options)
+        store(plugin.name, outName)
+        return .ok
+    } catch {
+        store("[\(error.code.rawValue)] \(error.message)", outError)
+        return .loadFailed
     }
 }
 

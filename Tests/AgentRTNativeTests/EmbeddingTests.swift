@@ -308,6 +308,22 @@ struct EmbeddingTests {
         #expect(outcome.stdout.contains("OK \(section):"), "\(outcome)")
     }
 
+    @Test("a C host runs an isolated crashing plugin and a healthy in-process one at once (Fixtures/capi/isolated.c)",
+          .timeLimit(.minutes(2)))
+    func isolatedBesideInProcess() async throws {
+        let products = try EmbeddingEnv.requireProducts()
+        let crashing = try await ExecFixtures.isolationFixture("iso_crash")
+        let healthy = try await ExecFixtures.fixture("exec_tools")
+        let program = try await EmbeddingEnv.host(
+            "isolated", source: EmbeddingEnv.capiFixtures.appendingPathComponent("isolated.c"), products: products)
+        let outcome = try await EmbeddingEnv.run(program, [crashing, healthy])
+        guard outcome.succeeded else {
+            Issue.record(Comment(rawValue: "\(outcome.failureLine ?? "isolated did not pass")\n\(outcome)"))
+            return
+        }
+        #expect(outcome.stdout.contains("OK: 300 healthy results exact"), "\(outcome)")
+    }
+
     @Test("8 threads x 200 runs with subscription churn and random cancels (Fixtures/capi/stress.c)",
           .timeLimit(.minutes(2)))
     func stress() async throws {

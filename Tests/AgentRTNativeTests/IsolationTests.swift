@@ -210,6 +210,25 @@ struct IsolationTests {
         #expect(Set(results.compactMap { pid(of: $0.1) }).count <= 2)
     }
 
+    @Test("a plugin that crashes when restarted is disabled with the reason, not restarted forever")
+    func crashOnRestartDisables() async throws {
+        let runtime = makeExecRuntime { $0.breaker.minimumCalls = 1000 }
+        defer { runtime.shutdown() }
+        let path = try await ExecFixtures.isolationFixture("iso_flaky")
+        let marker = ExecFixtures.directory.appendingPathComponent("flaky-\(UUID().uuidString)").path
+        _ = try runtime.loadPlugin(path: path, options: PluginLoadOptions(isolation: .process, workers: 1,
+                                                                          config: #"{"marker":"\#(marker)"}"#))
+        let first = await runtime.run(request("iso_flaky", "die", user: "jo"))
+        #expect(first.error?.code == .crashed, "\(first.outcome)")
+        #expect(first.error?.message.contains("exited with status 1") == true, "\(first.error?.message ?? "")")
+        #expect(await eventually { runtime.workerHealth(ofPlugin: "iso_flaky")?.disabled != nil })
+        let why = runtime.workerHealth(ofPlugin: "iso_flaky")?.disabled ?? ""
+        #expect(why.contains("failed to load the plugin"), "\(why)")
+        let next = await runtime.run(request("iso_flaky", "die", user: "jo"))
+        #expect(next.error?.code == .crashed, "\(next.outcome)")
+        #expect(next.error?.message.contains("is disabled") == true, "\(next.error?.message ?? "")")
+    }
+
     @Test("an isolated load reports the same refusal as an in-process one; a missing worker is named")
     func loadErrors() async throws {
         let runtime = makeExecRuntime()

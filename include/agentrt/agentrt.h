@@ -52,7 +52,28 @@ typedef struct agentrt_config {
     /* Appended in 0.2 (a host built against 0.1's smaller struct still works: members past its
      * struct_size take their defaults). */
     uint32_t log_level;                /* lowest level logged + 1: 1 trace … 5 error, 6 off [0: warn] */
+    /* Appended in 0.3. */
+    uint32_t isolation;                /* where plugins run unless loaded with options:
+                                          AGENTRT_ISOLATION_IN_PROCESS [default] or _PROCESS   */
+    uint32_t workers_per_plugin;       /* worker processes per isolated plugin [2]                */
 } agentrt_config;
+
+/* Where a plugin's code runs (docs/ISOLATION.md). */
+#define AGENTRT_ISOLATION_IN_PROCESS 0u /* on the runtime's threads: fastest; the plugin is trusted */
+#define AGENTRT_ISOLATION_PROCESS 1u    /* in supervised worker processes (agentrt-worker): a crash
+                                           ends only its call (AGENTRT_ERR_CRASHED), a hung call is
+                                           killed at deadline + grace                            */
+
+/* Options of one plugin load (agentrt_load_plugin_with). Zero/NULL members mean the defaults. */
+typedef struct agentrt_load_options {
+    uint32_t struct_size;              /* sizeof(agentrt_load_options)                            */
+    uint32_t isolation;                /* AGENTRT_ISOLATION_* [the runtime's agentrt_config.isolation] */
+    uint32_t workers;                  /* worker processes (process isolation) [workers_per_plugin] */
+    uint32_t memory_limit_mb;          /* address-space limit per worker, MiB [0: none]          */
+    uint32_t cpu_limit_ms;             /* CPU time one isolated call may use [0: none]           */
+    uint32_t reserved;                 /* 0                                                       */
+    const char *config_json;           /* handed to the plugin's on_init [NULL: "{}"]            */
+} agentrt_load_options;
 
 /* Options of one run. Zero/NULL members mean the defaults. */
 typedef struct agentrt_run_options {
@@ -86,6 +107,14 @@ agentrt_status agentrt_runtime_free(agentrt_runtime *rt);
  * names the file and the problem. */
 agentrt_status agentrt_load_plugin(agentrt_runtime *rt, const char *path, const char *config_json,
                                    char **out_plugin_name, char **out_error);
+
+/* Like agentrt_load_plugin, with options: in particular `isolation` = AGENTRT_ISOLATION_PROCESS
+ * runs the plugin in supervised worker processes (the agentrt-worker executable, found beside
+ * the program, beside libAgentRT.so, or at $AGENTRT_WORKER). `opts` may be NULL (the
+ * runtime's defaults). Errors as for agentrt_load_plugin; an unknown isolation value or a
+ * struct_size smaller than the first release's is AGENTRT_ERR_INVALID_ARGUMENT. */
+agentrt_status agentrt_load_plugin_with(agentrt_runtime *rt, const char *path, const agentrt_load_options *opts,
+                                        char **out_plugin_name, char **out_error);
 
 /* Runs `plugin`.`agent` for `user_id` and waits for the outcome (deadline + grace at most).
  * On AGENTRT_OK, *out_result gets the result JSON; otherwise the status is the error code

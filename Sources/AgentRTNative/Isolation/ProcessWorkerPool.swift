@@ -31,6 +31,8 @@ final class ProcessWorkerPool: @unchecked Sendable {
     private var slots: [SlotState] = []
     private var state: PoolState = .running
     private var consecutiveDeaths: [Int] = []
+    /// Whether each slot's current worker was ever given a request; one that dies before
+    /// (at start, or idle) is "dead on arrival", and three of those in a row disable the plugin.
     private var servedSinceStart: [Bool] = []
     private var deadOnArrival = 0
     private var sessions: [Int: [ObjectIdentifier: OpenSession]] = [:]
@@ -130,6 +132,7 @@ final class ProcessWorkerPool: @unchecked Sendable {
                 switch slots[wanted] {
                 case .idle(let w) where w.generation == generation:
                     slots[wanted] = .busy(w)
+                    servedSinceStart[wanted] = true
                     return w
                 case .idle, .restarting: throw .lost
                 case .busy(let w) where w.generation != generation: throw .lost
@@ -139,6 +142,7 @@ final class ProcessWorkerPool: @unchecked Sendable {
                 for i in slots.indices {
                     if case .idle(let w) = slots[i] {
                         slots[i] = .busy(w)
+                        servedSinceStart[i] = true
                         return w
                     }
                 }
@@ -160,7 +164,7 @@ final class ProcessWorkerPool: @unchecked Sendable {
             guard w.slot < slots.count, case .busy(let b) = slots[w.slot], b === w else { return }
             slots[w.slot] = .idle(w)
             consecutiveDeaths[w.slot] = 0
-            servedSinceStart[w.slot] = true
+            deadOnArrival = 0
             cond.broadcast()
         }
     }
