@@ -68,6 +68,7 @@ public final class AgentServer: Sendable {
             .register(on: router)
         StreamWebSocket(runtime: runtime, state: serverState, auth: auth, configuration: configuration, metrics: counters,
                         serverMetrics: metrics).register(on: router)
+        MCPEndpoint(state: serverState, auth: auth, configuration: configuration, sessions: mcpSessions).register(on: router)
         return router
     }
 
