@@ -48,9 +48,9 @@ struct MCPSessionTests {
         }
     }
 
-    @Test("a session without requests for the idle timeout is closed; one in use is not")
+    @Test("a session without requests for the idle timeout is closed; one with a call open is not")
     func idleExpiry() async throws {
-        try await ServerHarness.with({ $0.mcpIdleTimeout = .milliseconds(300) }) { h in
+        try await ServerHarness.with { h in
             let idle = try await TestMCPSession.open(port: h.port, token: h.alice)
             let busy = try await TestMCPSession.open(port: h.port, token: h.bob)
             // Bob's session holds a call open (the run goes on) while alice's is left alone.
@@ -59,13 +59,24 @@ struct MCPSessionTests {
             let call = try await busy.post(TestMCPSession.callBody(id: busy.newID(), tool: "t.agent.slow",
                                                                    arguments: #"{"ms":60000}"#))
             for await e in events where e.kind == .agentStarted { break }
-            try await ServerHarness.eventually("alice's idle session to expire") {
-                h.server.mcpSessions.session(idle.sessionID, of: "alice") == nil
-            }
+            // As if the idle timeout (30 min by default) had passed for both.
+            let expired = await h.server.mcpSessions.expireIdle(now: .now + h.server.configuration.mcpIdleTimeout)
+            #expect(expired == 1)
             #expect(try await idle.post(#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#).status == 404)
             #expect(h.server.mcpSessions.session(busy.sessionID, of: "bob") != nil)
             #expect(try await busy.delete().status == 200)
             _ = try await call.messagesToEnd()
+        }
+    }
+
+    @Test("the sweeper closes idle sessions by itself")
+    func sweeper() async throws {
+        try await ServerHarness.with({ $0.mcpIdleTimeout = .milliseconds(100) }) { h in
+            let s = try await TestMCPSession.open(port: h.port, token: h.alice)
+            try await ServerHarness.eventually("the idle session to expire") {
+                h.server.mcpSessions.session(s.sessionID, of: "alice") == nil
+            }
+            #expect(h.server.mcpSessions.count(of: "alice") == 0)
         }
     }
 
