@@ -29,6 +29,45 @@ struct MCPSessionTests {
         }
     }
 
+    @Test("concurrent initializes of one user never get past the per-user limit")
+    func limitUnderConcurrency() async throws {
+        try await ServerHarness.with({ $0.mcpMaxSessionsPerUser = 3 }) { h in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { g in
+                for _ in 0..<12 {
+                    g.addTask {
+                        try await TestMCPStream.post(port: h.port, token: h.alice, headers: [TestMCPSession.sseAccept],
+                                                     body: TestMCPSession.initializeBody).status
+                    }
+                }
+                var out: [Int] = []
+                for try await s in g { out.append(s) }
+                return out
+            }
+            #expect(statuses.filter { $0 == 200 }.count == 3, "\(statuses)")
+            #expect(statuses.filter { $0 == 429 }.count == 9, "\(statuses)")
+            #expect(h.server.mcpSessions.count(of: "alice") == 3)
+        }
+    }
+
+    @Test("shutdown lets an MCP agent run finish and its result reach the client before sessions close")
+    func shutdownDrainsRuns() async throws {
+        let h = try await ServerHarness.start()
+        let s = try await TestMCPSession.open(port: h.port, token: h.alice)
+        let events = h.runtime.events.subscribe(userID: "alice")
+        defer { events.cancel() }
+        let id = s.newID()
+        let call = try await s.post(TestMCPSession.callBody(id: id, tool: "t.agent.slow", arguments: #"{"ms":300}"#))
+        for await e in events where e.kind == .agentStarted { break }
+        #expect(h.server.serverState.runsInFlight == 1)   // the drain counts it
+        async let stopped: Void = h.stopServer()
+        let messages = try await call.messages(untilResponseTo: id)
+        try await stopped
+        #expect(messages.last?["result"]?["structuredContent"]?["slept"]?.boolValue == true,
+                "\(messages.map { $0.serialized() })")
+        #expect(h.server.mcpSessions.count == 0)
+        try await h.stop()
+    }
+
     @Test("DELETE cancels the session's agent runs still in flight")
     func deleteCancelsRuns() async throws {
         try await ServerHarness.with { h in
