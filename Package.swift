@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "CAgentRTPluginMagic", dependencies: ["CAgentRT"]),
         .target(name: "AgentRTSDK", dependencies: ["CAgentRT", "CAgentRTPluginMagic"], swiftSettings: strict),
         .target(name: "AgentRT", dependencies: ["AgentRTCore", "AgentRTNative", "CAgentRT"], swiftSettings: strict),
-        // Serves the runtime's tools and agents to MCP clients (stdio now, Streamable HTTP later).
+        // Serves the runtime's tools and agents to MCP clients (stdio; Streamable HTTP through AgentRTServer).
         .target(
             name: "AgentRTMCP",
             dependencies: ["AgentRTCore", .product(name: "MCP", package: "swift-sdk"),
@@ -59,6 +59,9 @@ let package = Package(
             name: "AgentRTServer",
             dependencies: [
                 "AgentRTCore",
+                // `/mcp`: the MCP service and the SDK's Streamable HTTP server transport.
+                "AgentRTMCP",
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

@@ -12,11 +12,26 @@ import MCP
 public final class AgentRTMCPService: Sendable {
     public let runtime: Runtime
     public let user: MCPUser
+    /// The agent runs in flight of every server this service made.
+    let runs: MCPRunTracker
 
-    public init(runtime: Runtime, user: MCPUser) {
+    /// `observer`: told of each agent run before it starts and when it ended (nil: none).
+    public init(runtime: Runtime, user: MCPUser, observer: MCPRunObserver? = nil) {
         self.runtime = runtime
         self.user = user
+        self.runs = MCPRunTracker(observer: observer)
     }
+
+    /// The ids of the agent runs in flight (started by servers of this service).
+    public var runsInFlight: [String] { runs.runIDs }
+
+    /// Cancels the agent runs in flight (the connection they were for is gone); how many.
+    @discardableResult
+    public func cancelRuns(reason: String) -> Int { runs.cancelAll(runtime: runtime, reason: reason) }
+
+    /// The `_meta` key of an agent's `tools/call` result that holds the run id (the run can be
+    /// looked up with it, e.g. `GET /v1/runs/{id}` on `agentrt serve`).
+    public static let runIDMetaKey = "agentrt/run_id"
 
     /// What `initialize` tells the client about this server.
     public static let serverName = "agentrt"
@@ -35,7 +50,7 @@ public final class AgentRTMCPService: Sendable {
         notifier.attach(server)
         let catalog = MCPToolCatalog(runtime: runtime)
         let tools = MCPToolCall(runtime: runtime, user: user)
-        let agents = MCPAgentRun(runtime: runtime, user: user, notifier: notifier)
+        let agents = MCPAgentRun(runtime: runtime, user: user, notifier: notifier, runs: runs)
         await server.withMethodHandler(ListTools.self) { _ in
             ListTools.Result(tools: catalog.tools())
         }

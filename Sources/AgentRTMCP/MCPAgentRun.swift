@@ -14,6 +14,8 @@ struct MCPAgentRun: Sendable {
     let user: MCPUser
     /// Sends notifications to the client (progress, the cancellation log line).
     let notifier: MCPNotifier
+    /// The runs in flight (cancelled when the connection closes; seen by the service's observer).
+    let runs: MCPRunTracker
 
     /// Event kinds a client sees as progress.
     static let forwardedKinds: Set<Event.Kind> = [.agentThinking, .toolExecuting, .toolCompleted, .custom]
@@ -22,6 +24,10 @@ struct MCPAgentRun: Sendable {
         -> CallTool.Result {
         let runID = Self.newRunID()
         let mcpName = MCPToolName.name(of: agent)
+        guard runs.begin(runID, userID: user.userID) else {
+            return MCPStructuredResult.error(runs.observer?.refusal ?? "the run was refused")
+        }
+        defer { runs.end(runID) }
         // Subscribed before the run starts, so its first event is not missed.
         var subscription: EventSubscription?
         var forwarder: Task<Void, Never>?
@@ -48,15 +54,18 @@ struct MCPAgentRun: Sendable {
             await notifier.log(level: .info, data: .object(data))
             throw CancellationError()
         }
+        var answer: CallTool.Result
         switch result.outcome {
         case .success(let json):
-            return MCPStructuredResult.success(resultJSON: json, schema: nil)
+            answer = MCPStructuredResult.success(resultJSON: json, schema: nil)
+        case .failure(let e) where e.code == .agentError:
+            answer = MCPStructuredResult.error("agent \(agent.qualifiedName) failed: \(e.message)")
         case .failure(let e):
-            if e.code == .agentError {
-                return MCPStructuredResult.error("agent \(agent.qualifiedName) failed: \(e.message)")
-            }
-            return MCPStructuredResult.error(MCPStructuredResult.errorText(e))
+            answer = MCPStructuredResult.error(MCPStructuredResult.errorText(e))
         }
+        // The run id, so the client can find the run again (its record, its events).
+        answer._meta = Metadata(additionalFields: [AgentRTMCPService.runIDMetaKey: .string(runID)])
+        return answer
     }
 
     /// Sends each event of the run as progress (`progress` counts the events, `message` is the

@@ -1,4 +1,5 @@
 import AgentRTCore
+import AgentRTMCP
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -19,8 +20,10 @@ public final class AgentServer: Sendable {
     public let configuration: ServerConfiguration
     public let counters = ServerCounters()
     let tokens: TokenStore
-    let serverState = ServerState()
+    let serverState: ServerState
     let logger: Logger
+    /// The sessions of `/mcp` (closed at the end of the drain).
+    let mcpSessions: MCPSessions
     private let lifecycle = Locked<Lifecycle>(Lifecycle())
 
     private struct Lifecycle {
@@ -36,6 +39,15 @@ public final class AgentServer: Sendable {
         self.tokens = tokens
         self.configuration = configuration
         self.logger = logger
+        let state = ServerState()
+        serverState = state
+        // MCP agent runs count as the server's runs: the drain waits for them, then cancels them.
+        mcpSessions = MCPSessions(
+            limits: .init(maxSessions: configuration.mcpMaxSessions, maxSessionsPerUser: configuration.mcpMaxSessionsPerUser,
+                          idleTimeout: configuration.mcpIdleTimeout),
+            runtime: runtime,
+            observer: MCPRunObserver(admit: { state.beginRun($0, userID: $1) }, ended: { state.endRun($0) }),
+            validation: MCPOriginPolicy.pipeline(listenHost: configuration.host, allowedOrigins: configuration.mcpAllowedOrigins))
     }
 
     public var state: State { lifecycle.withLock { $0.state } }
@@ -56,6 +68,7 @@ public final class AgentServer: Sendable {
             .register(on: router)
         StreamWebSocket(runtime: runtime, state: serverState, auth: auth, configuration: configuration, metrics: counters,
                         serverMetrics: metrics).register(on: router)
+        MCPEndpoint(state: serverState, auth: auth, configuration: configuration, sessions: mcpSessions).register(on: router)
         return router
     }
 
@@ -73,7 +86,9 @@ public final class AgentServer: Sendable {
             onServerRunning: { [self] channel in self.listening(port: channel.localAddress?.port) },
             logger: logger)
         let drain = DrainService(server: self)
-        let group = ServiceGroup(configuration: .init(services: [app, drain], gracefulShutdownSignals: signals, logger: logger))
+        let sweeper = MCPSweeperService(sessions: mcpSessions)
+        let group = ServiceGroup(configuration: .init(services: [app, drain, sweeper], gracefulShutdownSignals: signals,
+                                                      logger: logger))
         let stopAtOnce: Bool = lifecycle.withLock {
             $0.group = group
             return $0.shutdownRequested
@@ -132,12 +147,15 @@ public final class AgentServer: Sendable {
         lifecycle.withLock { $0.state = .draining }
         let inFlight = serverState.beginDrain()
         logger.info("draining", metadata: ["runs_in_flight": "\(inFlight.count)"])
-        if await serverState.waitForRuns(timeout: configuration.drainGrace) { return }
-        let left = serverState.inFlightRuns()
-        logger.warning("cancelling runs still in flight at the grace", metadata: ["runs": "\(left.count)"])
-        for r in left { runtime.cancel(runID: r.runID, userID: r.userID, reason: "the server is shutting down") }
-        // Cancelled runs end within the runtime's grace (abandoned after it); allow that and a margin.
-        _ = await serverState.waitForRuns(timeout: runtime.configuration.grace * 2 + .seconds(1))
+        if await !serverState.waitForRuns(timeout: configuration.drainGrace) {
+            let left = serverState.inFlightRuns()
+            logger.warning("cancelling runs still in flight at the grace", metadata: ["runs": "\(left.count)"])
+            for r in left { runtime.cancel(runID: r.runID, userID: r.userID, reason: "the server is shutting down") }
+            // Cancelled runs end within the runtime's grace (abandoned after it); allow that and a margin.
+            _ = await serverState.waitForRuns(timeout: runtime.configuration.grace * 2 + .seconds(1))
+        }
+        // The MCP sessions' last responses go out, then every session closes.
+        await mcpSessions.closeAll(grace: .seconds(2))
     }
 }
 

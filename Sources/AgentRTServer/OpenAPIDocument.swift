@@ -10,7 +10,7 @@ enum OpenAPIDocument {
     static let json = #"""
 {
   "openapi": "3.1.0",
-  "info": {"title": "agentrt serve", "version": "1", "description": "Agents for many users over HTTP, Server-Sent Events and WebSocket. Every /v1 endpoint needs `Authorization: Bearer TOKEN` (SSE and WebSocket also accept ?access_token=). Every error body is {\"error\":{\"code\",\"message\"}}."},
+  "info": {"title": "agentrt serve", "version": "1", "description": "Agents for many users over HTTP, Server-Sent Events, WebSocket and MCP (/mcp). Every /v1 endpoint needs `Authorization: Bearer TOKEN` (SSE and WebSocket also accept ?access_token=). Every error body is {\"error\":{\"code\",\"message\"}}."},
   "components": {
     "securitySchemes": {
       "bearer": {"type": "http", "scheme": "bearer"},
@@ -22,6 +22,7 @@ enum OpenAPIDocument {
         "agent": {"type": "string", "description": "plugin.agent"},
         "input": {"description": "Any JSON; validated against the agent's input schema"},
         "session_id": {"type": "string"}, "timeout_ms": {"type": "integer", "minimum": 1}, "wait": {"type": "boolean"}}},
+      "JSONRPCMessage": {"type": "object", "required": ["jsonrpc"], "properties": {"jsonrpc": {"const": "2.0"}, "id": {"type": ["string", "integer", "null"]}, "method": {"type": "string"}, "params": {"type": "object"}, "result": {}, "error": {"type": "object"}}},
       "RunAccepted": {"type": "object", "required": ["run_id"], "properties": {"run_id": {"type": "string"}}},
       "RunOutcome": {"type": "object", "required": ["run_id", "status"], "properties": {
         "run_id": {"type": "string"}, "status": {"type": "string", "description": "ok or the error code"},
@@ -33,7 +34,12 @@ enum OpenAPIDocument {
     },
     "responses": {
       "Unauthorized": {"description": "No or unknown token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "NotFound": {"description": "No such run (also another user's)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+      "NotFound": {"description": "No such run (also another user's)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "McpError": {"description": "A JSON-RPC error without id (404: no such session, also another user's; 429: the user's session limit)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JSONRPCMessage"}}}}
+    },
+    "parameters": {
+      "McpSessionId": {"name": "Mcp-Session-Id", "in": "header", "schema": {"type": "string"}, "description": "The session, from initialize's response"},
+      "McpProtocolVersion": {"name": "MCP-Protocol-Version", "in": "header", "schema": {"type": "string"}, "description": "The negotiated protocol version, e.g. 2025-11-25"}
     }
   },
   "security": [{"bearer": []}],
@@ -86,7 +92,29 @@ enum OpenAPIDocument {
     "/v1/stream": {"get": {"summary": "WebSocket: every envelope of the user's stream; client messages subscribe {after_seq}, run {agent,input,session_id?,request_id?} (answered by run_accepted or run_refused before the run's events), cancel {run_id}. A client that falls behind is closed with 1008 and `resume with after_seq=N`. A refused upgrade is a bare 400; a plain GET without a valid token is 401.",
       "security": [{"bearer": []}, {"query": []}],
       "parameters": [{"name": "after_seq", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
-      "responses": {"101": {"description": "Switching to WebSocket"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}}
+      "responses": {"101": {"description": "Switching to WebSocket"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
+    "/mcp": {
+      "post": {"summary": "MCP Streamable HTTP (protocol 2025-11-25): one JSON-RPC message. `initialize` without Mcp-Session-Id creates a session bound to the token's user (its id comes back in Mcp-Session-Id); every later message carries that header (and MCP-Protocol-Version). A request is answered by an SSE stream (progress notifications, then the response); a notification by 202. Tools are plugin.tool, agents plugin.agent.NAME; an agent result's _meta[\"agentrt/run_id\"] is its run (GET /v1/runs/{id}).",
+        "parameters": [{"$ref": "#/components/parameters/McpSessionId"}, {"$ref": "#/components/parameters/McpProtocolVersion"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JSONRPCMessage"}}}},
+        "responses": {
+          "200": {"description": "SSE stream of JSON-RPC messages (event: message)", "headers": {"Mcp-Session-Id": {"schema": {"type": "string"}}}, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "202": {"description": "Notification accepted"},
+          "400": {"$ref": "#/components/responses/McpError"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/McpError"}, "404": {"$ref": "#/components/responses/McpError"},
+          "406": {"$ref": "#/components/responses/McpError"}, "413": {"description": "Body too large", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+          "415": {"$ref": "#/components/responses/McpError"}, "429": {"$ref": "#/components/responses/McpError"},
+          "503": {"description": "Draining, or the server's session limit (Retry-After)", "content": {"application/json": {"schema": {"type": "object"}}}}}},
+      "get": {"summary": "MCP: the session's stream of server messages (SSE; needs Accept: text/event-stream)",
+        "parameters": [{"$ref": "#/components/parameters/McpSessionId"}, {"$ref": "#/components/parameters/McpProtocolVersion"}],
+        "responses": {"200": {"description": "SSE stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "400": {"$ref": "#/components/responses/McpError"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/McpError"}, "406": {"$ref": "#/components/responses/McpError"},
+          "409": {"$ref": "#/components/responses/McpError"}}},
+      "delete": {"summary": "MCP: end the session (its agent runs still in flight are cancelled)",
+        "parameters": [{"$ref": "#/components/parameters/McpSessionId"}, {"$ref": "#/components/parameters/McpProtocolVersion"}],
+        "responses": {"200": {"description": "Ended"}, "400": {"$ref": "#/components/responses/McpError"},
+          "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/McpError"}}}}
   }
 }
 """#

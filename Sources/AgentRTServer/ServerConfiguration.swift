@@ -25,6 +25,14 @@ public struct ServerConfiguration: Sendable {
     public var drainGrace: Duration = .seconds(10)
     /// Longest `timeout_ms` a run may ask for.
     public var maxRunTimeout: Duration = .seconds(24 * 3600)
+    /// `/mcp`: MCP sessions held at once, in all and per user (an `initialize` past either is
+    /// refused, 503 or 429), and how long a session may go without a request before it is closed.
+    public var mcpMaxSessions = 256
+    public var mcpMaxSessionsPerUser = 16
+    public var mcpIdleTimeout: Duration = .seconds(30 * 60)
+    /// Browser origins (`Origin` header) allowed on `/mcp` besides loopback pages of a loopback
+    /// listener, e.g. `https://app.example.com`; requests without `Origin` always pass.
+    public var mcpAllowedOrigins: [String] = []
 
     public init() {}
 }

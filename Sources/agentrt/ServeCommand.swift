@@ -12,7 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every request needs `Authorization: Bearer TOKEN` (SSE and WebSocket also take ?access_token=); make tokens with `agentrt token add`. The token file is re-read when it changes.
 
-            Endpoints: GET /healthz, GET /readyz, GET /v1/agents, GET /v1/tools, POST /v1/runs, GET /v1/runs/{id}, POST /v1/runs/{id}/cancel, GET /v1/events (SSE), GET /v1/stream (WebSocket); admin tokens also GET /v1/stats and /v1/users. Without a token: GET / (a live page), GET /openapi.json, GET /metrics (Prometheus; no user ids).
+            Endpoints: GET /healthz, GET /readyz, GET /v1/agents, GET /v1/tools, POST /v1/runs, GET /v1/runs/{id}, POST /v1/runs/{id}/cancel, GET /v1/events (SSE), GET /v1/stream (WebSocket), POST/GET/DELETE /mcp (MCP Streamable HTTP; the token's user owns the session); admin tokens also GET /v1/stats and /v1/users. Without a token: GET / (a live page), GET /openapi.json, GET /metrics (Prometheus; no user ids).
 
             SIGTERM or SIGINT drains: new runs get 503, streams close (WebSocket 1001), runs in flight get --drain-grace to finish and are then cancelled; the exit status is 0.
             """)
@@ -50,6 +50,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "WebSocket send buffer per connection, in frames.")
     var sendBufferFrames: Int = 1024
 
+    @Option(help: "MCP sessions (/mcp) held at once, in all.")
+    var mcpMaxSessions: Int = 256
+
+    @Option(help: "MCP sessions one user may hold at once.")
+    var mcpMaxSessionsPerUser: Int = 16
+
+    @Option(help: "An MCP session without a request for this long is closed, e.g. 30m.")
+    var mcpIdleTimeout: DurationArgument?
+
+    @Option(help: "A browser origin allowed on /mcp, e.g. https://app.example.com (repeatable; loopback pages of a loopback listener always are).")
+    var mcpAllowOrigin: [String] = []
+
     @Option(help: "Lowest log level: trace, debug, info, warn, error or off.")
     var logLevel: LogLevelArgument = LogLevelArgument(level: 2)
 
@@ -64,6 +76,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard ServerLogHandler.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
         if perUserLimit < 1 || globalLimit < 1 { throw ValidationError("limits must be at least 1") }
         if sendBufferFrames < 1 { throw ValidationError("--send-buffer-frames must be at least 1") }
+        if mcpMaxSessions < 1 || mcpMaxSessionsPerUser < 1 { throw ValidationError("MCP session limits must be at least 1") }
+        if let t = mcpIdleTimeout, t.duration <= .zero { throw ValidationError("--mcp-idle-timeout must be more than 0") }
     }
 
     static func parseListen(_ s: String) -> (String, Int)? {
@@ -122,6 +136,10 @@ struct ServeCommand: AsyncParsableCommand {
         sc.sendBufferFrames = sendBufferFrames
         if let drainGrace { sc.drainGrace = drainGrace.duration }
         if let keepalive { sc.keepaliveInterval = keepalive.duration }
+        sc.mcpMaxSessions = mcpMaxSessions
+        sc.mcpMaxSessionsPerUser = mcpMaxSessionsPerUser
+        if let mcpIdleTimeout { sc.mcpIdleTimeout = mcpIdleTimeout.duration }
+        sc.mcpAllowedOrigins = mcpAllowOrigin
         let server = AgentServer(runtime: runtime, tokens: store, configuration: sc, logger: logger)
         try await server.run()
         logger.info("stopped")

@@ -17,7 +17,7 @@ struct PagesTests {
             let paths = doc.json["paths"]?.objectValue?.keys ?? []
             #expect(Set(paths) == ["/healthz", "/readyz", "/openapi.json", "/metrics", "/", "/v1/agents", "/v1/tools",
                                    "/v1/stats", "/v1/users", "/v1/runs", "/v1/runs/{id}", "/v1/runs/{id}/cancel",
-                                   "/v1/events", "/v1/stream"])
+                                   "/v1/events", "/v1/stream", "/mcp"])
             // Every documented GET without parameters is routed (not the router's 404).
             for p in paths where !p.contains("{") && p != "/v1/events" && doc.json["paths"]?[p]?["get"] != nil {
                 let r = try await h.get(p, token: p == "/v1/stream" ? nil : h.admin)

@@ -52,8 +52,11 @@ need() { command -v "$1" >/dev/null && return 0; [ "${CI:-}" = true ] && fail "$
 if need schemathesis "the OpenAPI check"; then
     # unsupported_method: an undeclared method on a known path is 404 here (the router's), not 405;
     # positive_data_acceptance: a schema-valid run of an agent that is not loaded is rightly 404.
+    # /mcp is left out: it is a session protocol (initialize first, then Mcp-Session-Id) whose
+    # bodies are JSON-RPC; schemathesis cannot hold a session, and the official MCP client
+    # checks /mcp instead (tests/clients/mcp_http_client.py, run by .ci/run).
     (cd "$work" && schemathesis run "$base/openapi.json" -H "Authorization: Bearer $TOKEN" --max-examples 15 \
-        --exclude-path /v1/events --exclude-path /v1/stream \
+        --exclude-path /v1/events --exclude-path /v1/stream --exclude-path /mcp \
         --exclude-checks unsupported_method,positive_data_acceptance) >"$work/schemathesis.log" 2>&1 \
         || { tail -40 "$work/schemathesis.log"; fail "schemathesis"; }
     ok
