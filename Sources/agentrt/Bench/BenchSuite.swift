@@ -16,10 +16,12 @@ final class BenchSuite: @unchecked Sendable {
     let typed: TypedTool
     let userRequest: RunRequest?
     let only: String?
+    let benchPluginPath: String
 
     init(benchPluginPath: String, quick: Bool, rounds: Int?, userPlugin: String?, userAgent: String?,
          userInput: String, only: String? = nil) throws {
         self.only = only
+        self.benchPluginPath = benchPluginPath
         var config = Runtime.Configuration()
         config.perUserLimit = 4
         config.globalLimit = 4096
@@ -149,6 +151,7 @@ final class BenchSuite: @unchecked Sendable {
         if wanted("throughput") { result += concurrencyRows() }
         if wanted("sustained") { result.append(sustainedLatencyRow()) }
         if wanted("RSS") || wanted("heap") { result.append(rssRow()) }
+        if wanted("isolated") { result += isolationRows(benchPluginPath: benchPluginPath) }
         _ = received.load(ordering: .relaxed)
         return result
     }
