@@ -21,6 +21,8 @@ public final class AgentServer: Sendable {
     let tokens: TokenStore
     let serverState = ServerState()
     let logger: Logger
+    /// One registry for both routers (HTTP and WebSocket upgrades).
+    let metrics: ServerMetrics
     private let lifecycle = Locked<Lifecycle>(Lifecycle())
 
     private struct Lifecycle {
@@ -36,6 +38,7 @@ public final class AgentServer: Sendable {
         self.tokens = tokens
         self.configuration = configuration
         self.logger = logger
+        metrics = ServerMetrics(runtime: runtime, state: serverState, counters: counters)
     }
 
     public var state: State { lifecycle.withLock { $0.state } }
@@ -45,7 +48,7 @@ public final class AgentServer: Sendable {
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.add(middleware: ErrorBodyMiddleware())
         let auth = Authenticator(tokens: tokens)
-        let metrics = ServerMetrics(runtime: runtime, state: serverState, counters: counters)
+        let metrics = self.metrics
         LivePage.register(on: router)
         OpenAPIDocument.register(on: router)
         metrics.register(on: router)
@@ -68,7 +71,7 @@ public final class AgentServer: Sendable {
             closeTimeout: .seconds(5))
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: ws)),
+            server: .http1WebSocketUpgrade(webSocketRouter: makeWebSocketRouter(), configuration: .init(ws: ws)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agentrt"),
             onServerRunning: { [self] channel in self.listening(port: channel.localAddress?.port) },
             logger: logger)
