@@ -83,10 +83,12 @@ enum OpenAPIDocument {
       "responses": {"200": {"description": "Event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
         "400": {"description": "Bad cursor", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         "401": {"$ref": "#/components/responses/Unauthorized"}}}},
-    "/v1/stream": {"get": {"summary": "WebSocket: every envelope of the user's stream; client messages subscribe {after_seq}, run {agent,input,session_id?,request_id?} (answered by run_accepted or run_refused before the run's events), cancel {run_id}. A client that falls behind is closed with 1008 and `resume with after_seq=N`. A refused upgrade is a bare 400; a plain GET without a valid token is 401.",
+    "/v1/stream": {"get": {"summary": "WebSocket: every envelope of the user's stream; client messages subscribe {after_seq}, run {agent,input,session_id?,request_id?} (answered by run_accepted or run_refused before the run's events), cancel {run_id}. A client that falls behind is closed with 1008 and `resume with after_seq=N`. A refused upgrade is answered with its status and error body: 401 without a valid token, 400 for a bad after_seq, 503 while draining.",
       "security": [{"bearer": []}, {"query": []}],
       "parameters": [{"name": "after_seq", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
-      "responses": {"101": {"description": "Switching to WebSocket"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}}
+      "responses": {"101": {"description": "Switching to WebSocket"}, "401": {"$ref": "#/components/responses/Unauthorized"},
+        "400": {"description": "Bad after_seq", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        "503": {"description": "Draining", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}}
   }
 }
 """#
