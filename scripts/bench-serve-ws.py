@@ -149,8 +149,16 @@ async def worker_main(a, users, barriers, go_at):
         if ws is None:
             return
         n = 0
+        # Paced (--rate): runs start on a fixed schedule, offset per connection; else closed loop.
+        period = 1.0 / a.rate if a.rate > 0 else 0.0
+        next_at = time.monotonic() + period * (i / max(1, len(users)))
         try:
             while time.monotonic() < stop:
+                if period:
+                    await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                    next_at += period
+                    if time.monotonic() >= stop:
+                        break
                 n += 1
                 await one_run(ws, c, a.agent, payload, n, a.timeout)
         except Exception as e:
@@ -192,6 +200,16 @@ def worker(a, users, barriers, go_at, out):
         "lat_ts": lat_ts,
         "round_trip": [x for c in conns for x in c.round_trip],
     })
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds pid has used, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def rss(pid):
@@ -278,7 +296,9 @@ def run(a):
         idle = rss(a.server_pid) if a.server_pid else None
         go_at.value = time.time() + 0.2
         barriers[1].wait(BARRIER_TIMEOUT)
+        cpu0 = cpu_seconds(a.server_pid) if a.server_pid else None
         barriers[2].wait(BARRIER_TIMEOUT)
+        cpu1 = cpu_seconds(a.server_pid) if a.server_pid else None
         busy = rss(a.server_pid) if a.server_pid else None
         metrics = scrape(a.url)
         barriers[3].wait(BARRIER_TIMEOUT)
@@ -319,7 +339,8 @@ def run(a):
     rows = [
         ("connections (each a distinct user)", f"{conns} (connected in {connect_s:.1f} s)"),
         ("client processes", f"{procs}"),
-        ("agent", f"`{a.agent}` with `{a.input}`, one run in flight per connection"),
+        ("agent", f"`{a.agent}` with `{a.input}`, "
+                  + (f"{a.rate:g} run/s per connection (paced)" if a.rate > 0 else "one run in flight per connection (closed loop)")),
         ("runs completed", f"{runs} in {elapsed:.1f} s"),
         ("runs/s", f"{runs / elapsed:.0f}" if elapsed > 0 else "n/a"),
         ("events received", f"{events} ({events / elapsed:.0f}/s)" if elapsed > 0 else str(events)),
@@ -329,6 +350,8 @@ def run(a):
          f"{ms(pct(lat_send, 50))} / {ms(pct(lat_send, 99))}"),
         ("run round trip, send of `run` → `agent_completed` p50 / p99", f"{ms(pct(rt, 50))} / {ms(pct(rt, 99))}"),
     ]
+    if cpu0 is not None and cpu1 is not None and elapsed > 0:
+        rows.append(("server CPU while running", f"{cpu1 - cpu0:.1f} s in {elapsed:.1f} s ({(cpu1 - cpu0) / elapsed:.2f} cores)"))
     if a.server_pid:
         rows += [
             ("server RSS before connecting", mib(before and before[0])),
@@ -367,6 +390,7 @@ def main():
     r.add_argument("--input", default="{}")
     r.add_argument("--duration", type=float, default=20)
     r.add_argument("--procs", type=int, default=2)
+    r.add_argument("--rate", type=float, default=0, help="runs/s per connection (0: closed loop)")
     r.add_argument("--timeout", type=float, default=60, help="longest wait for one frame")
     r.add_argument("--server-pid", type=int)
     a = p.parse_args()

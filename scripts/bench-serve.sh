@@ -4,20 +4,24 @@
 # markdown table; exits non-zero when a stream check fails (a gap in seq, another user's event,
 # a run without a terminal event).
 #
-#   scripts/bench-serve.sh [--connections 1000] [--duration 20] [--procs 2] [--debug]
+#   scripts/bench-serve.sh [--connections 1000] [--duration 20] [--procs 2] [--rate R] [--debug]
+#
+# --rate R paces each connection at R runs/s (latency below saturation); without it every
+# connection keeps one run in flight (closed loop: throughput, and latency at saturation).
 #
 # Builds release (`swift build -c release --product agentrt`) unless --debug, which uses the
 # existing .build/debug/agentrt (CI's quick correctness run). Needs Python's `websockets`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-connections=1000 duration=20 procs=2 config=release
+connections=1000 duration=20 procs=2 rate=0 config=release
 while [ $# -gt 0 ]; do
     case "$1" in
         --connections) connections=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --procs) procs=$2; shift 2 ;;
+        --rate) rate=$2; shift 2 ;;
         --debug) config=debug; shift ;;
-        *) echo "usage: $0 [--connections N] [--duration S] [--procs P] [--debug]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--connections N] [--duration S] [--procs P] [--rate R] [--debug]" >&2; exit 2 ;;
     esac
 done
 [ "$config" = release ] && swift build -c release --product agentrt >&2
@@ -40,7 +44,7 @@ curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work/serve.log";
 echo "agentrt serve ($config), $connections connections for ${duration} s, $(nproc) cores, $(date -u +%Y-%m-%d)" >&2
 status=0
 python3 scripts/bench-serve-ws.py run --url "ws://127.0.0.1:$port/v1/stream" --secrets "$work/secrets.json" \
-    --connections "$connections" --duration "$duration" --procs "$procs" --server-pid "$pid" || status=$?
+    --connections "$connections" --duration "$duration" --procs "$procs" --rate "$rate" --server-pid "$pid" || status=$?
 kill -TERM "$pid"
 wait "$pid" || { echo "agentrt serve exited non-zero after SIGTERM" >&2; tail -20 "$work/serve.log" >&2; status=1; }
 pid=
