@@ -50,6 +50,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "WebSocket send buffer per connection, in frames.")
     var sendBufferFrames: Int = 1024
 
+    @Option(help: "WebSocket send buffer per connection, in bytes, e.g. 8MiB.")
+    var sendBufferBytes = "8MiB"
+
     @Option(help: "Lowest log level: trace, debug, info, warn, error or off.")
     var logLevel: LogLevelArgument = LogLevelArgument(level: 2)
 
@@ -62,6 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard ServerLogHandler.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
         if perUserLimit < 1 || globalLimit < 1 { throw ValidationError("limits must be at least 1") }
         if sendBufferFrames < 1 { throw ValidationError("--send-buffer-frames must be at least 1") }
+        guard ByteSize.parse(sendBufferBytes) != nil else { throw ValidationError("--send-buffer-bytes must be a size such as 8MiB") }
     }
 
     static func parseListen(_ s: String) -> (String, Int)? {
@@ -118,6 +122,7 @@ struct ServeCommand: AsyncParsableCommand {
         (sc.host, sc.port) = Self.parseListen(listen)!
         sc.maxBodyBytes = ByteSize.parse(maxBody)!
         sc.sendBufferFrames = sendBufferFrames
+        sc.sendBufferBytes = ByteSize.parse(sendBufferBytes)!
         if let drainGrace { sc.drainGrace = drainGrace.duration }
         if let keepalive { sc.keepaliveInterval = keepalive.duration }
         let server = AgentServer(runtime: runtime, tokens: store, configuration: sc, logger: logger)
