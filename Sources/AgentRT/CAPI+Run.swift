@@ -30,6 +30,12 @@ private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CCh
             return .failure(AgentRTError(.badArguments, "agentrt_run_options.struct_size is too small"))
         }
         let o = options.pointee
+        guard o.flags & ~(AGENTRT_RUN_ON_CALLER_THREAD | AGENTRT_RUN_HAND_OFF) == 0,
+              o.flags != AGENTRT_RUN_ON_CALLER_THREAD | AGENTRT_RUN_HAND_OFF else {
+            return .failure(AgentRTError(.badArguments, "agentrt_run_options.flags 0x\(String(o.flags, radix: 16)) has unknown or conflicting bits"))
+        }
+        if o.flags & AGENTRT_RUN_ON_CALLER_THREAD != 0 { r.onCallerThread = true }
+        if o.flags & AGENTRT_RUN_HAND_OFF != 0 { r.onCallerThread = false }
         if o.timeout_ms > 0 { r.timeout = .milliseconds(Int64(o.timeout_ms)) }
         if o.heartbeat_timeout_ms > 0 { r.heartbeatTimeout = .milliseconds(Int64(o.heartbeat_timeout_ms)) }
         if let s = o.session_id {

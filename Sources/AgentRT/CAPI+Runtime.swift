@@ -65,6 +65,11 @@ public func agentrt_runtime_new(_ config: UnsafePointer<agentrt_config>?, _ out:
         case AGENTRT_ISOLATION_PROCESS: c.isolation = .process
         default: return HostStatus.invalidArgument.rawValue
         }
+        switch v.caller_thread {
+        case 0: c.synchronousExecution = .handOff
+        case 1: c.synchronousExecution = .callerThread
+        default: return HostStatus.invalidArgument.rawValue
+        }
         if v.workers_per_plugin > 0 {
             guard v.workers_per_plugin <= 256 else { return HostStatus.invalidArgument.rawValue }
             c.workersPerPlugin = Int(v.workers_per_plugin)

@@ -15,11 +15,14 @@ public struct RunRequest: Sendable {
     public var connectionID: String?
     /// Overrides the configured admission wait.
     public var admissionWait: Duration?
+    /// For `runBlocking`: run the agent on the calling thread (no hand-off) instead of a worker;
+    /// nil: `Configuration.synchronousExecution`. See `SynchronousExecution` for the trade.
+    public var onCallerThread: Bool?
 
     public init(plugin: String, agent: String, userID: String, sessionID: String? = nil, input: String = "{}",
                 timeout: Duration? = nil, heartbeatTimeout: Duration? = nil, metadata: [String: String] = [:],
                 runID: String? = nil, requestID: String? = nil, connectionID: String? = nil,
-                admissionWait: Duration? = nil) {
+                admissionWait: Duration? = nil, onCallerThread: Bool? = nil) {
         self.plugin = plugin
         self.agent = agent
         self.userID = userID
@@ -32,6 +35,7 @@ public struct RunRequest: Sendable {
         self.requestID = requestID
         self.connectionID = connectionID
         self.admissionWait = admissionWait
+        self.onCallerThread = onCallerThread
     }
 }
 
@@ -57,9 +61,16 @@ extension Runtime {
         switch prepareBlocking(request) {
         case .refused(let r): return r
         case .ready(let call):
-            start(call)
+            start(call, onCallerThread: runsOnCallerThread(call, request))
             return call.waitBlocking()
         }
+    }
+
+    /// Whether a synchronous call runs on its caller's thread: always for process isolation
+    /// (the caller waits anyway, and a kill, not abandonment, bounds it), else as asked.
+    func runsOnCallerThread(_ call: AgentCall, _ r: RunRequest) -> Bool {
+        if call.entry!.implementation.isolation == .process { return true }
+        return r.onCallerThread ?? (configuration.synchronousExecution == .callerThread)
     }
 
     /// Starts a call and returns its run id at once; `completion` gets the result on a runtime
@@ -335,8 +346,9 @@ extension Runtime {
         return call
     }
 
-    /// Publishes `agent_started`, arms the watchdog and hands the call to a worker.
-    func start(_ call: AgentCall) {
+    /// Publishes `agent_started`, arms the watchdog and hands the call to a worker (or runs it
+    /// here, on the caller's thread).
+    func start(_ call: AgentCall, onCallerThread: Bool = false) {
         let user = call.userState!
         call.entry!.stats.inFlight.add(1, ordering: .relaxed)
         user.stats.inFlight.add(1, ordering: .relaxed)
@@ -363,7 +375,7 @@ extension Runtime {
         let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
         call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))
         if let t = call.firstWatchTime { watchdog.schedule(call, at: t) }
-        pool.submit(call)
+        if onCallerThread { CallerThread.run(call) } else { pool.submit(call) }
     }
 
     /// A short, valid JSON summary of an input (long inputs are not copied into every event).

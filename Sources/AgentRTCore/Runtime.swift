@@ -33,6 +33,24 @@ final class AgentEntry: @unchecked Sendable {
     }
 }
 
+/// Where a synchronous call (`runBlocking`, `agentrt_run`) runs an in-process agent.
+///
+/// - `handOff` (default): on a runtime worker; the caller waits. A call that ignores its
+///   deadline is abandoned at deadline + grace and the caller gets its outcome then, while the
+///   code keeps its worker (a zombie).
+/// - `callerThread`: on the caller's own thread, which is blocked anyway: no hand-off, the
+///   fastest guarded call. Every guard still applies (admission, breakers, deadline and
+///   cooperative cancellation, heartbeats, events, the outcome rules, thread-state restore);
+///   what changes is abandonment: a call that ignores its deadline still gets its outcome
+///   decided and published at deadline + grace, but the caller's thread returns only when the
+///   code does. Use it for agents that return promptly, or per call (`RunRequest.onCallerThread`,
+///   `AGENTRT_RUN_ON_CALLER_THREAD`). Isolated plugins always run this way (a kill replaces
+///   abandonment).
+public enum SynchronousExecution: String, Sendable {
+    case handOff = "hand-off"
+    case callerThread = "caller-thread"
+}
+
 /// The agent runtime: registry, guards, executor, tool dispatcher and event bus in one place.
 /// Every face (CLI, C API, server) calls `run`/`runBlocking` and reads events from `events`.
 public final class Runtime: @unchecked Sendable {
@@ -89,6 +107,8 @@ public final class Runtime: @unchecked Sendable {
         public var isolation: Isolation = .inProcess
         /// Worker processes per isolated plugin, unless its load options say otherwise.
         public var workersPerPlugin = 2
+        /// Where `runBlocking` (and the C API's `agentrt_run`) runs in-process agents by default.
+        public var synchronousExecution: SynchronousExecution = .handOff
         public init() {}
     }
 

@@ -24,6 +24,8 @@ public final class AgentServer: Sendable {
     let logger: Logger
     /// The sessions of `/mcp` (closed at the end of the drain).
     let mcpSessions: MCPSessions
+    /// One registry for both routers (HTTP and WebSocket upgrades).
+    let metrics: ServerMetrics
     private let lifecycle = Locked<Lifecycle>(Lifecycle())
 
     private struct Lifecycle {
@@ -48,6 +50,7 @@ public final class AgentServer: Sendable {
             runtime: runtime,
             observer: MCPRunObserver(admit: { state.beginRun($0, userID: $1) }, ended: { state.endRun($0) }),
             validation: MCPOriginPolicy.pipeline(listenHost: configuration.host, allowedOrigins: configuration.mcpAllowedOrigins))
+        metrics = ServerMetrics(runtime: runtime, state: serverState, counters: counters)
     }
 
     public var state: State { lifecycle.withLock { $0.state } }
@@ -57,7 +60,7 @@ public final class AgentServer: Sendable {
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.add(middleware: ErrorBodyMiddleware())
         let auth = Authenticator(tokens: tokens)
-        let metrics = ServerMetrics(runtime: runtime, state: serverState, counters: counters)
+        let metrics = self.metrics
         LivePage.register(on: router)
         OpenAPIDocument.register(on: router)
         metrics.register(on: router)
@@ -81,7 +84,7 @@ public final class AgentServer: Sendable {
             closeTimeout: .seconds(5))
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: ws)),
+            server: .http1WebSocketUpgrade(webSocketRouter: makeWebSocketRouter(), configuration: .init(ws: ws)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agentrt"),
             onServerRunning: { [self] channel in self.listening(port: channel.localAddress?.port) },
             logger: logger)

@@ -14,6 +14,7 @@ final class ServerMetrics: @unchecked Sendable {
     // Guarded by `lock`: what the monotonic server counters were at the last scrape.
     private var lastDelivered = 0
     private var lastSlow = 0
+    private var lastEmitted: UInt64 = 0
     private let buckets: [Duration] = [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250),
                                        .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
                                        .seconds(30), .seconds(60)]
@@ -66,11 +67,17 @@ final class ServerMetrics: @unchecked Sendable {
                                    labels: [("agent", name), ("state", st.rawValue)]).set(to: st == current ? 1.0 : 0.0)
             }
         }
-        let (delivered, slow): (Int, Int) = lock.withLock {
+        let emittedNow = runtime.events.eventsEmitted   // O(users): outside the lock
+        let (delivered, slow, emitted): (Int, Int, UInt64) = lock.withLock {
             let d = counters.eventsDeliveredCount, s = counters.slowConsumerDisconnectCount
-            defer { lastDelivered = d; lastSlow = s }
-            return (d - lastDelivered, s - lastSlow)
+            // Two scrapes may read the emitted total in either order: count only growth.
+            let e = emittedNow > lastEmitted ? emittedNow - lastEmitted : 0
+            defer { lastDelivered = d; lastSlow = s; lastEmitted = max(lastEmitted, emittedNow) }
+            return (d - lastDelivered, s - lastSlow, e)
         }
+        registry.makeCounter(descriptor: Self.name("agentrt_events_emitted", "total",
+                                                   "Events the runtime appended to users' streams"))
+            .increment(by: Int64(emitted))
         registry.makeCounter(descriptor: Self.name("agentrt_events_delivered", "total", "Events sent to SSE and WebSocket clients"))
             .increment(by: Int64(delivered))
         registry.makeCounter(descriptor: Self.name("agentrt_slow_consumer_disconnects", "total",

@@ -62,6 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A browser origin allowed on /mcp, e.g. https://app.example.com (repeatable; loopback pages of a loopback listener always are).")
     var mcpAllowOrigin: [String] = []
 
+    @Option(help: "WebSocket send buffer per connection, in bytes, e.g. 8MiB.")
+    var sendBufferBytes = "8MiB"
+
     @Option(help: "Lowest log level: trace, debug, info, warn, error or off.")
     var logLevel: LogLevelArgument = LogLevelArgument(level: 2)
 
@@ -78,6 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         if sendBufferFrames < 1 { throw ValidationError("--send-buffer-frames must be at least 1") }
         if mcpMaxSessions < 1 || mcpMaxSessionsPerUser < 1 { throw ValidationError("MCP session limits must be at least 1") }
         if let t = mcpIdleTimeout, t.duration <= .zero { throw ValidationError("--mcp-idle-timeout must be more than 0") }
+        guard ByteSize.parse(sendBufferBytes) != nil else { throw ValidationError("--send-buffer-bytes must be a size such as 8MiB") }
     }
 
     static func parseListen(_ s: String) -> (String, Int)? {
@@ -134,6 +138,7 @@ struct ServeCommand: AsyncParsableCommand {
         (sc.host, sc.port) = Self.parseListen(listen)!
         sc.maxBodyBytes = ByteSize.parse(maxBody)!
         sc.sendBufferFrames = sendBufferFrames
+        sc.sendBufferBytes = ByteSize.parse(sendBufferBytes)!
         if let drainGrace { sc.drainGrace = drainGrace.duration }
         if let keepalive { sc.keepaliveInterval = keepalive.duration }
         sc.mcpMaxSessions = mcpMaxSessions

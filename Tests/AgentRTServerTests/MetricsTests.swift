@@ -28,4 +28,45 @@ struct MetricsTests {
             _ = ws
         }
     }
+
+    @Test("events emitted: every event appended to users' streams, counted by the server's runtime's bus")
+    func eventsEmitted() async throws {
+        try await ServerHarness.with { h in
+            func value(_ name: String) async throws -> Double? {
+                let body = try await h.get("/metrics", token: nil).body
+                let line = body.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+                return line.flatMap { Double($0.split(separator: " ")[1]) }
+            }
+            #expect(try await value("agentrt_events_emitted_total") == 0)
+            // agent_started, 5 ticks, agent_completed; and agent_started + agent_failed for bob.
+            #expect(try await h.startRun("t.chatty", token: h.alice, input: "{\"n\":5}", wait: true).status == 200)
+            #expect(try await h.startRun("t.fail", token: h.bob, wait: true).status == 200)
+            // A run's terminal event is appended before `wait` answers, but allow for it anyway.
+            try await ServerHarness.eventually("9 events") { h.runtime.events.eventsEmitted == 9 }
+            #expect(try await value("agentrt_events_emitted_total") == 9)
+            // Nobody watched: emitted counts appends, delivered counts frames sent to clients.
+            #expect(try await value("agentrt_events_delivered_total") == 0)
+            #expect(try await value("agentrt_events_emitted_total") == 9)   // a second scrape adds nothing
+        }
+    }
+
+    @Test("EventBus.eventsEmitted counts appends across users and dropped streams")
+    func busCount() {
+        let bus = EventBus(replayCapacity: 4)
+        func event(_ user: String) -> Event {
+            Event(kind: .custom, userID: user, sessionID: "s", runID: "r", plugin: "p", agent: "a", dataJSON: "{}")
+        }
+        #expect(bus.eventsEmitted == 0)
+        for _ in 0..<10 { bus.publish(event("u1")) }   // more than the replay ring keeps
+        for _ in 0..<3 { bus.publish(event("u2")) }
+        #expect(bus.eventsEmitted == 13)
+        #expect(bus.dropStream(for: "u1"))
+        #expect(bus.eventsEmitted == 13)
+        bus.publish(event("u1"))   // a new stream, numbered above the old one
+        #expect(bus.eventsEmitted == 14)
+        bus.dropAllStreams()
+        #expect(bus.eventsEmitted == 14)
+        bus.publish(event("u2"))
+        #expect(bus.eventsEmitted == 15)
+    }
 }

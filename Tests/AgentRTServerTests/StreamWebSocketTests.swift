@@ -125,6 +125,46 @@ struct StreamWebSocketTests {
         }
     }
 
+    @Test("a cursor older than the replay buffer gets stream_gap first, on connect and on subscribe")
+    func streamGap() async throws {
+        try await ServerHarness.with(runtime: { $0.replayCapacity = 8 }) { h in
+            let r = try await h.startRun("t.chatty", token: h.alice, input: "{\"n\":30}", wait: true)   // 32 events; 8 kept
+            #expect(r.status == 200)
+            func check(_ msgs: [JSONValue]) throws {
+                let first = try #require(msgs.first)
+                #expect(Self.type(first) == "stream_gap")
+                #expect(first["data"]?["from_seq"]?.numberValue?.uint64 == 1)
+                let to = try #require(first["data"]?["to_seq"]?.numberValue?.uint64)
+                #expect(first["seq"]?.numberValue?.uint64 == to)
+                let kept = msgs.dropFirst().compactMap { $0["seq"]?.numberValue?.uint64 }
+                #expect(kept == Array((to + 1)...(to + 8)))
+            }
+            let ws = try await TestWebSocket.open(port: h.port, path: "/v1/stream?after_seq=0&access_token=\(h.alice)", token: nil)
+            try check(try await ws.messages { Self.type($0) == "agent_completed" })
+            try await ws.send(json: ["type": "subscribe", "after_seq": 0])
+            try check(try await ws.messages { Self.type($0) == "agent_completed" })
+        }
+    }
+
+    @Test("two users running at once each get only their own events, contiguous")
+    func twoUsersAtOnce() async throws {
+        try await ServerHarness.with { h in
+            let alice = try await TestWebSocket.open(port: h.port, token: h.alice)
+            let bob = try await TestWebSocket.open(port: h.port, token: h.bob)
+            try await alice.send(json: ["type": "run", "agent": "t.chatty", "input": ["n": 200, "pause_us": 100]])
+            try await bob.send(json: ["type": "run", "agent": "t.chatty", "input": ["n": 200, "pause_us": 100]])
+            async let a = alice.messages { Self.type($0) == "agent_completed" }
+            async let b = bob.messages { Self.type($0) == "agent_completed" }
+            for (user, msgs) in [("alice", try await a), ("bob", try await b)] {
+                let events = msgs.filter { $0["seq"] != nil }
+                #expect(events.count == 202, "\(user)")
+                #expect(events.allSatisfy { $0["user_id"]?.stringValue == user }, "\(user)")
+                let seqs = events.compactMap { $0["seq"]?.numberValue?.uint64 }
+                #expect(zip(seqs, seqs.dropFirst()).allSatisfy { $1 == $0 + 1 }, "\(user)")
+            }
+        }
+    }
+
     @Test("the server pings")
     func pings() async throws {
         // A ping unanswered by the next one closes the connection: a period long enough for a

@@ -56,6 +56,9 @@ typedef struct agentrt_config {
     uint32_t isolation;                /* where plugins run unless loaded with options:
                                           AGENTRT_ISOLATION_IN_PROCESS [default] or _PROCESS   */
     uint32_t workers_per_plugin;       /* worker processes per isolated plugin [2]                */
+    uint32_t caller_thread;            /* 1: agentrt_run runs in-process agents on the calling
+                                          thread (no hand-off; a call that ignores its deadline
+                                          holds that thread until it returns) [0: a worker]      */
 } agentrt_config;
 
 /* Where a plugin's code runs (docs/ISOLATION.md). */
@@ -80,10 +83,15 @@ typedef struct agentrt_run_options {
     uint32_t struct_size;              /* sizeof(agentrt_run_options)                             */
     uint32_t timeout_ms;               /* [the agent's default, else the runtime's]               */
     uint32_t heartbeat_timeout_ms;     /* [the runtime's default]                                 */
-    uint32_t reserved;                 /* 0                                                       */
+    uint32_t flags;                    /* AGENTRT_RUN_* [0] (was `reserved`, always 0)            */
     const char *session_id;            /* conversation id ["default-session"]                     */
     const char *metadata_json;         /* flat JSON object of string values, or NULL              */
 } agentrt_run_options;
+
+/* agentrt_run_options.flags */
+#define AGENTRT_RUN_ON_CALLER_THREAD 0x1u /* run the agent on the calling thread (no hand-off) */
+#define AGENTRT_RUN_HAND_OFF 0x2u         /* run it on a worker even if the runtime's default is
+                                             caller_thread                                      */
 
 /* The library's version, e.g. "0.1.0". Static storage: do not free. */
 const char *agentrt_version(void);

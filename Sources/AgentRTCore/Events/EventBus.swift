@@ -19,8 +19,7 @@ public final class EventBus: @unchecked Sendable {
     public let replayBytes: Int
     /// The threads that run callback subscriptions.
     let deliveryPool: DeliveryPool
-    // Keyed by the exact bytes of the user id (never canonical equivalence: see ExactID).
-    private let shards: [Locked<[ExactID: UserStream]>]
+    private let shards: [Locked<Shard>]
     /// The highest seq used by any stream this bus dropped; new streams start above it.
     private let retiredSeqFloor = Atomic<UInt64>(0)
 
@@ -33,23 +32,30 @@ public final class EventBus: @unchecked Sendable {
         self.replayCapacity = replayCapacity
         self.replayBytes = replayBytes
         self.deliveryPool = deliveryPool
-        shards = (0..<16).map { _ in Locked([:]) }
+        shards = (0..<16).map { _ in Locked(Shard()) }
     }
 
-    private func shard(_ key: ExactID) -> Locked<[ExactID: UserStream]> {
+    /// Some users' streams, and how many events the streams this shard dropped had.
+    private struct Shard {
+        // Keyed by the exact bytes of the user id (never canonical equivalence: see ExactID).
+        var streams: [ExactID: UserStream] = [:]
+        var droppedEvents: UInt64 = 0
+    }
+
+    private func shard(_ key: ExactID) -> Locked<Shard> {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 
     /// The stream of `userID`, created on first use.
     public func stream(for userID: String) -> UserStream {
         let key = ExactID(userID)
-        return shard(key).withLock { map in
-            if let s = map[key] { return s }
+        return shard(key).withLock { sh in
+            if let s = sh.streams[key] { return s }
             // Under the shard lock: a drop of this user's previous stream (same shard) has
             // already raised the floor.
             let first = retiredSeqFloor.load(ordering: .acquiring) + 1
             let s = UserStream(userID: userID, capacity: replayCapacity, maxBytes: replayBytes, firstSeq: first)
-            map[key] = s
+            sh.streams[key] = s
             return s
         }
     }
@@ -81,9 +87,10 @@ public final class EventBus: @unchecked Sendable {
     @discardableResult
     public func dropStream(for userID: String) -> Bool {
         let key = ExactID(userID)
-        return shard(key).withLock { map in
-            guard let s = map[key], s.subscriberCount == 0 else { return false }
-            map.removeValue(forKey: key)
+        return shard(key).withLock { sh in
+            guard let s = sh.streams[key], s.subscriberCount == 0 else { return false }
+            sh.streams.removeValue(forKey: key)
+            sh.droppedEvents += s.appendedCount
             raiseFloor(to: s.lastSequence)
             return true
         }
@@ -102,13 +109,26 @@ public final class EventBus: @unchecked Sendable {
     /// Drops every stream (the runtime shut down); later streams still number above them.
     public func dropAllStreams() {
         for sh in shards {
-            sh.withLock { map in
-                for s in map.values { raiseFloor(to: s.lastSequence) }
-                map.removeAll()
+            sh.withLock { sh in
+                for s in sh.streams.values {
+                    sh.droppedEvents += s.appendedCount
+                    raiseFloor(to: s.lastSequence)
+                }
+                sh.streams.removeAll()
             }
         }
     }
 
     /// Number of users with a stream.
-    public var streamCount: Int { shards.reduce(0) { n, s in n + s.withLock { $0.count } } }
+    public var streamCount: Int { shards.reduce(0) { n, s in n + s.withLock { $0.streams.count } } }
+
+    /// Events appended to users' streams over the life of the bus (a metric: `/metrics` reports
+    /// it as events emitted). Read from the streams' own seq counters at the call, so emitting
+    /// pays nothing for it; O(users). Never decreases: each shard's total is read under its lock,
+    /// and a stream's count moves to its shard's `droppedEvents` when it is dropped.
+    public var eventsEmitted: UInt64 {
+        shards.reduce(0) { n, sh in
+            n + sh.withLock { s in s.streams.values.reduce(s.droppedEvents) { $0 + $1.appendedCount } }
+        }
+    }
 }

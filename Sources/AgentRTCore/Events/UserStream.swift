@@ -9,6 +9,8 @@ public final class UserStream: @unchecked Sendable {
     let capacity: Int
     /// Most bytes (`Event.replayBytes`) retained for replay; the newest event is always kept.
     let maxBytes: Int
+    /// The seq of this stream's first event.
+    private let firstSeq: UInt64
     private let lock = Lock()
     // Guarded by `lock` (so the runtime's dynamic exclusivity checks add nothing but cost).
     @exclusivity(unchecked) private var ring: ReplayRing
@@ -23,6 +25,7 @@ public final class UserStream: @unchecked Sendable {
         self.capacity = max(1, capacity)
         self.maxBytes = max(0, maxBytes)
         nextSeq = max(1, firstSeq)
+        self.firstSeq = nextSeq
         ring = ReplayRing(maxCount: self.capacity, maxBytes: self.maxBytes, firstSeq: nextSeq)
     }
 
@@ -31,6 +34,9 @@ public final class UserStream: @unchecked Sendable {
 
     /// The seq of the newest event (one below the first seq while the stream is empty).
     var lastSequence: UInt64 { lock.withLock { nextSeq - 1 } }
+
+    /// Events appended to this stream (seqs are gapless from `firstSeq`).
+    var appendedCount: UInt64 { lock.withLock { nextSeq - firstSeq } }
 
     /// Events and estimated bytes in the replay buffer now.
     var retained: (count: Int, bytes: Int) { lock.withLock { (ring.count, ring.bytes) } }

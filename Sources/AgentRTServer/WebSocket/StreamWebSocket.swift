@@ -13,17 +13,22 @@ struct StreamWebSocket: Sendable {
     let metrics: ServerCounters
     let serverMetrics: ServerMetrics
 
-    func register(on router: Router<BasicWebSocketRequestContext>) {
+    func register<Context: WebSocketRequestContext & RequestContext>(on router: Router<Context>) {
         let auth = self.auth
         let state = self.state
         router.ws("/v1/stream", shouldUpgrade: { request, _ in
-            _ = try auth.principal(request, allowQueryToken: true)
-            _ = try Self.cursor(request)
-            if state.isDraining { throw APIError.draining }
+            try Self.check(request, auth: auth, state: state)
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, context in
             try await serve(inbound, outbound, request: context.request)
         })
+    }
+
+    /// What an upgrade must pass: a token (401), a valid cursor (400), a server not draining (503).
+    static func check(_ request: Request, auth: Authenticator, state: ServerState) throws(APIError) {
+        _ = try auth.principal(request, allowQueryToken: true)
+        _ = try cursor(request)
+        if state.isDraining { throw APIError.draining }
     }
 
     static func cursor(_ request: Request) throws(APIError) -> UInt64? {
@@ -67,5 +72,19 @@ struct StreamWebSocket: Sendable {
             session.stop()
             group.cancelAll()
         }
+    }
+}
+
+extension AgentServer {
+    /// The router that decides WebSocket upgrades (the HTTP router answers everything else,
+    /// plain GETs of `/v1/stream` too). A refusal here installs `UpgradeRefusalHandler`, so the
+    /// client gets the refusal's status and body rather than hummingbird-websocket's bare 400.
+    func makeWebSocketRouter() -> Router<UpgradeRequestContext> {
+        let router = Router(context: UpgradeRequestContext.self)
+        router.add(middleware: RefusedUpgradeMiddleware())
+        router.add(middleware: ErrorBodyMiddleware())
+        StreamWebSocket(runtime: runtime, state: serverState, auth: Authenticator(tokens: tokens), configuration: configuration,
+                        metrics: counters, serverMetrics: metrics).register(on: router)
+        return router
     }
 }
