@@ -42,6 +42,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Only rows whose name contains this text (e.g. \"guarded call\").")
     var only: String?
 
+    @Flag(help: "Also measure the guarded-call rows while another process keeps one core busy.")
+    var busy = false
+
+    @Option(help: "Only make this many guarded calls and exit (for instruction counts under callgrind).")
+    var calls: Int?
+
+    @Flag(help: "With --calls: hand each call to a worker instead of running it on this thread.")
+    var handOff = false
+
     func validate() throws {
         if (plugin == nil) != (agent == nil) { throw ValidationError("--plugin and --agent go together") }
     }
@@ -49,7 +58,11 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let path = try benchPlugin ?? locateBenchPlugin()
         let suite = try BenchSuite(benchPluginPath: path, quick: quick, rounds: rounds, userPlugin: plugin,
-                                   userAgent: agent, userInput: input, only: only)
+                                   userAgent: agent, userInput: input, only: only, busy: busy)
+        if let calls {
+            suite.callsOnly(calls, handOff: handOff)
+            return
+        }
         let rows = suite.runAll()
         if json { print(BenchReport.json(rows, quick: quick).prettyPrinted()) } else { print(BenchReport.table(rows)) }
     }

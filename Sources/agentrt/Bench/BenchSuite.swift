@@ -17,10 +17,12 @@ final class BenchSuite: @unchecked Sendable {
     let userRequest: RunRequest?
     let only: String?
     let benchPluginPath: String
+    let busy: Bool
 
     init(benchPluginPath: String, quick: Bool, rounds: Int?, userPlugin: String?, userAgent: String?,
-         userInput: String, only: String? = nil) throws {
+         userInput: String, only: String? = nil, busy: Bool = false) throws {
         self.only = only
+        self.busy = busy
         self.benchPluginPath = benchPluginPath
         var config = Runtime.Configuration()
         config.perUserLimit = 4
@@ -116,6 +118,8 @@ final class BenchSuite: @unchecked Sendable {
              { self.each(perRound / 4) { condvar.call() } }),
             (BenchRow(name: "guarded call, no subscriber", unit: .latency, baseline: "DispatchQueue + semaphore hand-off (baseline)"),
              { self.each(perRound) { self.mustRun(noop) } }),
+            (BenchRow(name: "guarded call, caller's thread (no hand-off)", unit: .latency, baseline: "guarded call, no subscriber"),
+             { let r = self.callerThreadRequest("bench-caller"); return self.each(perRound) { self.mustRun(r) } }),
             (BenchRow(name: "guarded call, one subscriber reading", unit: .latency, baseline: "DispatchQueue + semaphore hand-off (baseline)"),
              { self.each(perRound) { self.mustRun(subscribed) } }),
             (BenchRow(name: "JSON tool call from an agent (overhead per call)", unit: .latency, baseline: nil),
@@ -149,7 +153,15 @@ final class BenchSuite: @unchecked Sendable {
         var result = rows.map(\.0)
         let wanted = { (name: String) in self.only.map { name.contains($0) } ?? true }
         if wanted("throughput") { result += concurrencyRows() }
-        if wanted("sustained") { result.append(sustainedLatencyRow()) }
+        if wanted("sustained") {
+            result.append(sustainedLatencyRow())
+            var eight = sustainedLatencyRow(onCallerThread: true)
+            eight = BenchRow(name: "guarded call on the caller's thread, 8 callers", unit: .latency,
+                             baseline: "guarded call under sustained load (8 callers)", samples: eight.samples)
+            result.append(eight)
+        }
+        if wanted("async") { result.append(asyncRow(users: 100)) }
+        if busy { result += busyRows() }
         if wanted("RSS") || wanted("heap") { result.append(rssRow()) }
         if wanted("isolated") { result += isolationRows(benchPluginPath: benchPluginPath) }
         _ = received.load(ordering: .relaxed)
@@ -208,14 +220,16 @@ final class BenchSuite: @unchecked Sendable {
     }
 
     /// p50 latency of guarded calls while 8 host threads call at once (sustained load).
-    func sustainedLatencyRow() -> BenchRow {
+    func sustainedLatencyRow(onCallerThread: Bool = false) -> BenchRow {
         var row = BenchRow(name: "guarded call under sustained load (8 callers)", unit: .latency, baseline: nil)
         let threads = 8, perThread = quick ? 200 : 2000
         let all = Locked<[Double]>([])
         let group = DispatchGroup()
         for t in 0..<threads {
             group.enter()
-            let r = request("noop", user: "bench-load-\(t)")
+            var req = request("noop", user: "bench-load-\(t)\(onCallerThread ? "-c" : "")")
+            req.onCallerThread = onCallerThread
+            let r = req
             _ = NativeThread(name: "bench-load") { [self] in
                 let samples = self.each(perThread) { self.mustRun(r) }
                 all.withLock { $0 += samples }
