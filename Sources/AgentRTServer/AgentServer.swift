@@ -37,6 +37,7 @@ public final class AgentServer: Sendable {
 
     public init(runtime: Runtime, tokens: TokenStore, configuration: ServerConfiguration = ServerConfiguration(),
                 logger: Logger = Logger(label: "agentrt.serve")) {
+        runtime.runRecords.enable()   // GET /v1/runs/{id} answers from them
         self.runtime = runtime
         self.tokens = tokens
         self.configuration = configuration

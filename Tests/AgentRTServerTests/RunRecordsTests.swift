@@ -34,6 +34,7 @@ struct RunRecordsTests {
         c.logLevel = 5
         c.idleUserExpiry = nil
         let rt = Runtime(configuration: c)
+        rt.runRecords.enable()   // what a face that answers run lookups does (AgentServer does it)
         defer { rt.shutdown() }
         try rt.register(agent: AgentDescriptor(plugin: "t", name: "ok"), implementation: ClosureAgent { call, _ in
             call.setResult("{\"v\":1}")

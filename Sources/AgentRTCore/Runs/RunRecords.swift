@@ -1,3 +1,5 @@
+import Synchronization
+
 /// How one recent run of a user ended: what a face answers to "what became of run X" once the
 /// run is no longer in flight (its events may long have been read, or never).
 public struct RunRecord: Sendable {
@@ -41,6 +43,13 @@ public struct RunRecord: Sendable {
 public final class RunRecords: @unchecked Sendable {
     public let perUser: Int
     public let maxUsers: Int
+    /// Off until a face that answers "what became of run X" turns it on (`agentrt serve`):
+    /// hosts that read outcomes from `run`'s result do not pay for it on every call.
+    private let enabled = Atomic<Bool>(false)
+
+    /// Starts keeping records (idempotent).
+    public func enable() { enabled.store(true, ordering: .releasing) }
+    public var isEnabled: Bool { enabled.load(ordering: .acquiring) }
     private let lock = Lock()
     // Guarded by `lock`.
     private var users: [ExactID: UserRuns] = [:]
@@ -108,7 +117,7 @@ extension Runtime {
 
     /// Hook of `AgentCall.decideAndDeliver`: a root call's outcome, before its terminal event.
     func recordRunOutcome(_ call: AgentCall, _ outcome: Result<String, AgentRTError>, duration: Duration) {
-        guard call.parent == nil, call.plugin != "host" else { return }
+        guard call.parent == nil, runRecords.isEnabled, call.plugin != "host" else { return }
         runRecords.record(userID: call.context.userID, RunRecord(
             runID: call.runID, plugin: call.plugin, agent: call.name, sessionID: call.context.sessionID, started: true,
             outcome: outcome, duration: duration, finishedAtMillis: MonotonicTime.wallMillis()))
@@ -116,6 +125,7 @@ extension Runtime {
 
     /// Hook of `announced`: a run refused before it started.
     func recordRefusal(_ r: RunRequest, runID: String, session: String, error: AgentRTError, duration: Duration) {
+        guard runRecords.isEnabled else { return }
         runRecords.record(userID: r.userID, RunRecord(
             runID: runID, plugin: r.plugin, agent: r.agent, sessionID: session, started: false,
             outcome: .failure(error), duration: duration, finishedAtMillis: MonotonicTime.wallMillis()))

@@ -38,6 +38,16 @@ final class WorkerProcess: @unchecked Sendable {
                               // report would only slow the restart.
                               "SWIFT_BACKTRACE=enable=no"]
 
+    /// `environment`, plus the host's sanitizer settings (a sanitizer build's worker must run
+    /// under the same options as its host; they carry no secrets).
+    static func workerEnvironment() -> [String] {
+        var env = environment
+        for name in ["ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"] {
+            if let v = getenv(name) { env.append("\(name)=\(String(cString: v))") }
+        }
+        return env
+    }
+
     private init(pid: pid_t, data: FrameChannel, control: FrameChannel, slot: Int, generation: UInt64, limits: WorkerLimits) {
         self.pid = pid
         self.data = data
@@ -75,7 +85,7 @@ final class WorkerProcess: @unchecked Sendable {
         posix_spawnattr_setpgroup(&attr, 0)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         let argv: [UnsafeMutablePointer<CChar>?] = ["agentrt-worker", pluginPath].map { (s: String) in strdup(s) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { (s: String) in strdup(s) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = workerEnvironment().map { (s: String) in strdup(s) } + [nil]
         defer { for p in argv { free(p) }; for p in envp { free(p) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
