@@ -158,8 +158,14 @@ final class ProcessWorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Gives a worker back after a request that ended normally.
+    /// Gives a worker back after a request that ended normally (one the runtime killed
+    /// meanwhile — its call was stopped at deadline + grace just as it finished — is replaced
+    /// instead of handed to the next call).
     func release(_ w: WorkerProcess) {
+        if w.killedByRuntime.load(ordering: .acquiring) {
+            _ = workerDied(w)
+            return
+        }
         lock.withLock {
             guard w.slot < slots.count, case .busy(let b) = slots[w.slot], b === w else { return }
             slots[w.slot] = .idle(w)

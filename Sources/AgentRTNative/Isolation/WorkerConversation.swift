@@ -12,6 +12,8 @@ import Glibc
 final class WorkerConversation: @unchecked Sendable {
     let worker: WorkerProcess
     let pool: ProcessWorkerPool
+    /// The runtime thread holding the worker: the only one that reads its channel.
+    let owner = pthread_self()
     /// Calls of this conversation by wire id (the root and any nested tool calls in this worker).
     private var calls: [UInt64: AgentCall] = [:]
 
@@ -19,6 +21,8 @@ final class WorkerConversation: @unchecked Sendable {
         self.worker = worker
         self.pool = pool
     }
+
+    var isOwnedByCurrentThread: Bool { pthread_equal(owner, pthread_self()) != 0 }
 
     /// How a request ended: its reply, or the worker's death (how it ended).
     enum Reply { case reply(WireReader), died(String) }
@@ -173,9 +177,11 @@ enum ActiveConversations {
         }
     }
 
-    /// The conversation of `root`'s tree with a worker of `pool`, if it holds one.
+    /// The conversation of `root`'s tree with a worker of `pool` held by the calling thread, if
+    /// any (another thread of the same tree must not read that worker's channel: it gets a
+    /// worker of its own).
     static func existing(for root: AgentCall, in pool: ProcessWorkerPool) -> WorkerConversation? {
-        table.withLock { $0[ObjectIdentifier(root)]?.last { $0.pool === pool } }
+        table.withLock { $0[ObjectIdentifier(root)]?.last { $0.pool === pool && $0.isOwnedByCurrentThread } }
     }
 
     /// Kills every worker `root`'s tree holds; whether there was one.
