@@ -101,9 +101,9 @@ struct CallerThreadTests {
         let results = Recorder<RunResult>()
         let sub = rt.events.subscribe(userID: "di")
         defer { sub.cancel() }
-        _ = NativeThread(name: "doomed-caller") {
+        NativeThread(name: "doomed-caller") {
             results.append(rt.runBlocking(RunRequest(plugin: "t", agent: "quitter", userID: "di")))
-        }
+        }.detach()
         #expect(await CoreTestKit.eventually { CoreTestKit.events(rt, user: "di").contains { $0.kind == .agentFailed } })
         let failed = CoreTestKit.events(rt, user: "di").first { $0.kind == .agentFailed }
         #expect(CoreTestKit.data(failed!)["error"]?["code"]?.stringValue == "crashed")

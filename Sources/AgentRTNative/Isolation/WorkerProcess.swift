@@ -42,8 +42,13 @@ final class WorkerProcess: @unchecked Sendable {
     /// under the same options as its host; they carry no secrets).
     static func workerEnvironment() -> [String] {
         var env = environment
+        // A sanitizer build's worker must die by the signal itself (the supervisor names it),
+        // not have its sanitizer catch the signal and exit with a status of its own.
+        let ownSignals = "handle_segv=0:handle_abort=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0"
         for name in ["ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"] {
-            if let v = getenv(name) { env.append("\(name)=\(String(cString: v))") }
+            let host = getenv(name).map { String(cString: $0) } ?? ""
+            if name == "LSAN_OPTIONS" { if !host.isEmpty { env.append("\(name)=\(host)") }; continue }
+            env.append("\(name)=\(host.isEmpty ? ownSignals : host + ":" + ownSignals)")
         }
         return env
     }
