@@ -36,7 +36,20 @@ final class ProcessWorkerPool: @unchecked Sendable {
     private var servedSinceStart: [Bool] = []
     private var deadOnArrival = 0
     private var sessions: [Int: [ObjectIdentifier: OpenSession]] = [:]
+    /// Callers waiting in `acquire` for a given slot (a session's worker): while there are any,
+    /// a released worker wakes every waiter (the one that wants it may be any of them); else one.
+    private var slotWaiters = 0
     private let ids = Atomic<UInt64>(1)
+    /// Wakes the supervisor when the set of idle workers changes (an eventfd).
+    private let supervisorWake: (read: Int32, write: Int32) = {
+        var p: [Int32] = [-1, -1]
+        guard pipe(&p) == 0 else { return (-1, -1) }
+        for fd in p {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        return (p[0], p[1])
+    }()
     private let generations = Atomic<UInt64>(1)
     let restarts = Atomic<Int>(0)
 
@@ -67,7 +80,13 @@ final class ProcessWorkerPool: @unchecked Sendable {
         }.detach()
     }
 
-    /// One look at the idle workers; false once the pool is shut down.
+    private func wakeSupervisor() {
+        var one: UInt8 = 1
+        _ = write(supervisorWake.write, &one, 1)
+    }
+
+    /// One look at the idle workers (until one of them ends or the idle set changes); false once
+    /// the pool is shut down.
     private func superviseOnce() -> Bool {
         let idle: [WorkerProcess] = lock.withLock {
             if case .shutDown = state { return [] }
@@ -75,9 +94,14 @@ final class ProcessWorkerPool: @unchecked Sendable {
         }
         if case .shutDown = lock.withLock({ state }) { return false }
         var fds = idle.map { pollfd(fd: $0.data.fd, events: Int16(POLLIN) | 0x2000 /* POLLRDHUP */, revents: 0) }
-        let n = fds.isEmpty ? { usleep(100_000); return Int32(0) }() : poll(&fds, nfds_t(fds.count), 100)
+        fds.append(pollfd(fd: supervisorWake.read, events: Int16(POLLIN), revents: 0))
+        let n = poll(&fds, nfds_t(fds.count), 1000)
         guard n > 0 else { return true }
-        for (i, f) in fds.enumerated() where f.revents != 0 {
+        if fds[fds.count - 1].revents != 0 {
+            var drain = [UInt8](repeating: 0, count: 64)
+            while read(supervisorWake.read, &drain, 64) > 0 {}
+        }
+        for (i, f) in fds.dropLast().enumerated() where f.revents != 0 {
             let w = idle[i]
             // Take it from the idle set first, so no call picks a worker that is gone.
             let taken: Bool = lock.withLock {
@@ -103,7 +127,10 @@ final class ProcessWorkerPool: @unchecked Sendable {
             consecutiveDeaths.append(0)
             servedSinceStart.append(false)
         }
+        wakeSupervisor()
     }
+
+    deinit { close(supervisorWake.read); close(supervisorWake.write) }
 
     var workerCount: Int { lock.withLock { slots.count } }
     /// Pids of the live workers (tests, `agentrt load`).
@@ -154,7 +181,9 @@ final class ProcessWorkerPool: @unchecked Sendable {
                 lock.lock()
                 continue
             }
+            if wanted != nil { slotWaiters += 1 }
             _ = cond.wait(lock, untilNanos: MonotonicTime.nanos() &+ 100_000_000)
+            if wanted != nil { slotWaiters -= 1 }
         }
     }
 
@@ -171,8 +200,9 @@ final class ProcessWorkerPool: @unchecked Sendable {
             slots[w.slot] = .idle(w)
             consecutiveDeaths[w.slot] = 0
             deadOnArrival = 0
-            cond.broadcast()
+            if slotWaiters > 0 { cond.broadcast() } else { cond.signal() }
         }
+        wakeSupervisor()
     }
 
     /// A worker's channel ended: reaps it, loses its sessions, schedules its replacement;
@@ -239,6 +269,7 @@ final class ProcessWorkerPool: @unchecked Sendable {
                 cond.broadcast()
                 return true
             }
+            wakeSupervisor()
             if !keep { w.kill(); w.reap() }
         } catch {
             lock.withLock {
@@ -268,6 +299,7 @@ final class ProcessWorkerPool: @unchecked Sendable {
         let workers: [WorkerProcess] = lock.withLock {
             state = .shutDown
             cond.broadcast()
+            wakeSupervisor()
             return slots.compactMap { if case .idle(let w) = $0 { w } else if case .busy(let w) = $0 { w } else { nil } }
         }
         for w in workers { w.data.shutdownBoth(); w.control.shutdownBoth() }
