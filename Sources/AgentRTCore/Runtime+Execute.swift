@@ -454,8 +454,10 @@ extension Runtime {
             default: o = .failure
             }
         }
-        // Failures are attributed to the user whose call failed.
-        let who = UInt64(bitPattern: Int64(ExactID(call.context.userID).hashValue))
+        // Failures (and slow calls) are attributed to the user whose call it was; the breaker
+        // counts distinct users of those only, so a plain success needs no user hash.
+        let attributed = o == .failure || configuration.breaker.slowCallDuration != nil
+        let who = attributed ? UInt64(bitPattern: Int64(ExactID(call.context.userID).hashValue)) : 0
         if let b = call.breaker, let p = call.breakerPermit {
             publish(b.record(p, outcome: o, duration: duration, user: who), userID: call.context.userID)
         }

@@ -41,6 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Time between the cooperative cancel and abandonment.")
     var grace: DurationArgument?
 
+    @Option(help: "Declare an agent dead after this long without a heartbeat, e.g. 10s (0 or unset: off).")
+    var heartbeatTimeout: DurationArgument?
+
     @Option(help: "At shutdown, how long runs in flight may take before they are cancelled.")
     var drainGrace: DurationArgument?
 
@@ -113,6 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
         config.logLevel = logLevel.level
         if let timeout { config.defaultTimeout = timeout.duration }
         if let grace { config.grace = grace.duration }
+        if let heartbeatTimeout, heartbeatTimeout.duration > .zero { config.defaultHeartbeatTimeout = heartbeatTimeout.duration }
         NativeHost.processLogLevel.withLock { $0 = logLevel.level }
         let runtime = Runtime(configuration: config)
         defer { runtime.shutdown() }
