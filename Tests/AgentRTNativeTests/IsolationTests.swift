@@ -163,6 +163,28 @@ struct IsolationTests {
         if case .failure(let e) = bad { #expect(e.code == .badArguments, "\(e)") } else { Issue.record("bad arguments accepted: \(bad)") }
     }
 
+    @Test("sessions keep per-(user, session) state in both executors; removing a user closes them",
+          arguments: [Isolation.inProcess, .process])
+    func sessionsInBothExecutors(_ isolation: Isolation) async throws {
+        let runtime = makeExecRuntime { $0.breaker.minimumCalls = 1000 }
+        defer { runtime.shutdown() }
+        let path = try await ExecFixtures.isolationFixture("iso_crash")
+        _ = try runtime.loadPlugin(path: path, options: PluginLoadOptions(isolation: isolation, workers: 2))
+        func n(_ user: String, _ session: String) async -> Int64? {
+            var r = request("iso_crash", "counter", user: user)
+            r.sessionID = session
+            return execJSON(await runtime.run(r).resultJSON)?["n"]?.int64Value
+        }
+        #expect(await n("ka", "s1") == 1)
+        #expect(await n("ka", "s1") == 2)
+        #expect(await n("ka", "s2") == 1)
+        #expect(await n("kb", "s1") == 1, "another user's session of the same id is its own")
+        #expect(await n("ka", "s1") == 3)
+        runtime.removeUser("ka")
+        #expect(await n("ka", "s1") == 1, "a removed user's sessions were closed; a new one starts")
+        #expect(await n("kb", "s1") == 2, "the other user kept theirs")
+    }
+
     @Test("a session lives in one worker; killed from outside, its user gets session_lost and a fresh session")
     func sessionLost() async throws {
         let (runtime, _) = try await isolatedRuntime(workers: 2)

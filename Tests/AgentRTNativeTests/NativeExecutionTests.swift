@@ -414,11 +414,13 @@ struct NativeExecutionTests {
 
     // MARK: - Isolation
 
-    @Test("200 users x 5 runs of a C echo agent at once: each subscriber sees only its own events")
-    func manyUsersIsolation() async throws {
+    @Test("200 users x 5 runs of a C echo agent at once: each subscriber sees only its own events",
+          arguments: [Isolation.inProcess, .process])
+    func manyUsersIsolation(_ isolation: Isolation) async throws {
         let path = try await ExecFixtures.fixture("exec_tools")
         let runtime = makeExecRuntime()
-        try runtime.load(path: path)
+        defer { runtime.shutdown() }
+        _ = try runtime.loadPlugin(path: path, options: PluginLoadOptions(isolation: isolation))
         let users = (1...200).map { "iso-user-\($0)" }
         let runs = 5
         let logs = Dictionary(uniqueKeysWithValues: users.map { ($0, EventLog(runtime, user: $0)) })
