@@ -295,18 +295,23 @@ extension Runtime {
         guard let permit else {
             return breakerRefusal(agentWide, scope: "agent-wide", retryAt, r, ctx, entry, user, started)
         }
-        let own = user.breaker(for: d.qualifiedName, config: configuration.breaker, clock: clock)
-        let (userPermit, userRetryAt, userTransitions) = own.acquire()
-        publish(userTransitions, userID: ctx.userID)
-        guard let userPermit else {
-            _ = agentWide.record(permit, outcome: .ignored, duration: .zero)   // gives a probe lease back
-            return breakerRefusal(own, scope: "per-user", userRetryAt, r, ctx, entry, user, started)
+        // The user's own breaker exists from their first failure of this agent on (until then it
+        // would be closed with nothing but successes in its window: nothing to check).
+        var ownPermit: (CircuitBreaker, CircuitBreaker.Permit)? = nil
+        if let own = user.existingBreaker(for: d.qualifiedName) {
+            let (userPermit, userRetryAt, userTransitions) = own.acquire()
+            publish(userTransitions, userID: ctx.userID)
+            guard let userPermit else {
+                _ = agentWide.record(permit, outcome: .ignored, duration: .zero)   // gives a probe lease back
+                return breakerRefusal(own, scope: "per-user", userRetryAt, r, ctx, entry, user, started)
+            }
+            ownPermit = (own, userPermit)
         }
         let call = makeCall(r, ctx, entry, user, d)
         call.breaker = agentWide
         call.breakerPermit = permit
-        call.userBreaker = own
-        call.userBreakerPermit = userPermit
+        call.userBreaker = ownPermit?.0
+        call.userBreakerPermit = ownPermit?.1
         return .ready(call)
     }
 
@@ -463,6 +468,13 @@ extension Runtime {
         }
         if let b = call.userBreaker, let p = call.userBreakerPermit {
             publish(b.record(p, outcome: o, duration: duration, user: who), userID: call.context.userID)
+        } else if call.hostTool == nil, let user = call.userState,
+                  o == .failure || (configuration.breaker.slowCallDuration.map { duration >= $0 } ?? false) {
+            // The user's first failure (or slow call) of this agent: their breaker starts now.
+            let b = user.breaker(for: entry.descriptor.qualifiedName, config: configuration.breaker, clock: clock)
+            let (p, _, t) = b.acquire()
+            publish(t, userID: call.context.userID)
+            if let p { publish(b.record(p, outcome: o, duration: duration, user: who), userID: call.context.userID) }
         }
     }
 

@@ -72,7 +72,8 @@ struct ReplayRing: ~Copyable {
 
     /// Doubles the slots (at least 8), moving the retained events to the start of new storage.
     private mutating func grow() {
-        let size = Swift.max(8, capacity * 2)
+        // Small first: an idle user typically keeps a couple of events (a run's start and end).
+        let size = Swift.max(2, capacity * 2)
         let nextEvents = UnsafeMutablePointer<Event>.allocate(capacity: size)
         let nextCosts = UnsafeMutablePointer<Int>.allocate(capacity: size)
         if let events, let costs {

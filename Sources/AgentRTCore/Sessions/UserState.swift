@@ -26,10 +26,21 @@ public final class UserState: @unchecked Sendable {
         self.lastUsedNanos = clock.nowNanos()
     }
 
+    /// Breakers created so far (read without the lock: most users never fail, and then a call
+    /// skips the per-user breaker entirely).
+    private let breakerCount = Atomic<Int>(0)
+
+    /// This user's breaker for `agent` if one exists (it is created at the user's first failure).
+    func existingBreaker(for agent: String) -> CircuitBreaker? {
+        if breakerCount.load(ordering: .acquiring) == 0 { return nil }
+        return lock.withLock { breakers[agent] }
+    }
+
     /// This user's breaker for `agent` (created on first use).
     func breaker(for agent: String, config: CircuitBreaker.Config, clock: any RuntimeClock) -> CircuitBreaker {
         lock.withLock {
             if let b = breakers[agent] { return b }
+            breakerCount.add(1, ordering: .releasing)
             var c = config
             c.minimumDistinctUsers = 1
             let b = CircuitBreaker(key: "\(agent)@\(userID)", config: c, clock: clock)

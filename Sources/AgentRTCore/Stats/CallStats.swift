@@ -65,9 +65,13 @@ public final class CallStats: @unchecked Sendable {
     }
 }
 
-/// A log-linear latency histogram (4 sub-buckets per power of two; ≤ 19% relative error).
+/// A log-linear latency histogram (4 sub-buckets per power of two; ≤ 19% relative error),
+/// stored sparsely: only buckets that were hit exist, in index order. A user's calls usually fall
+/// in a handful of buckets, so a per-user histogram costs tens of bytes instead of the 2 KiB of a
+/// dense one (it is part of every idle user's memory).
 public struct LatencyHistogram: Sendable {
-    private var buckets = [UInt64](repeating: 0, count: 64 * 4)
+    private var indexes: [UInt8] = []
+    private var counts: [UInt64] = []
     public private(set) var count: UInt64 = 0
     public private(set) var maxValue: UInt64 = 0
 
@@ -87,7 +91,16 @@ public struct LatencyHistogram: Sendable {
     }
 
     public mutating func record(_ v: UInt64) {
-        buckets[Self.index(v)] += 1
+        let b = UInt8(Self.index(v))
+        // Few buckets are ever hit: a linear scan from the end finds or places one.
+        var j = indexes.count
+        while j > 0 && indexes[j - 1] > b { j -= 1 }
+        if j > 0 && indexes[j - 1] == b {
+            counts[j - 1] += 1
+        } else {
+            indexes.insert(b, at: j)
+            counts.insert(1, at: j)
+        }
         count += 1
         if v > maxValue { maxValue = v }
     }
@@ -97,10 +110,11 @@ public struct LatencyHistogram: Sendable {
         guard count > 0 else { return 0 }
         let target = UInt64((Double(count) * q).rounded(.up))
         var seen: UInt64 = 0
-        for (i, c) in buckets.enumerated() where c > 0 {
+        for (k, c) in counts.enumerated() {
             seen += c
             if seen >= max(1, target) {
-                let lo = Self.lowerBound(i), hi = i + 1 < buckets.count ? Self.lowerBound(i + 1) : lo
+                let i = Int(indexes[k])
+                let lo = Self.lowerBound(i), hi = i + 1 < 256 ? Self.lowerBound(i + 1) : lo
                 return min(maxValue, lo + (hi - lo) / 2)
             }
         }
