@@ -121,7 +121,9 @@ public final class ToolDispatcher: @unchecked Sendable {
         }
         let userID = caller.context.userID
         let user = caller.root.userState ?? runtime.users.state(for: userID)
-        let own = user.breaker(for: "tool:" + tool, config: runtime.configuration.breaker, clock: runtime.clock)
+        // The user's own breaker for the tool exists from their first failure of it on.
+        let breakerKey = "tool:" + tool
+        let own = user.existingBreaker(for: breakerKey)
         let (permit, retryAt, transitions) = entry.breaker.acquire()
         runtime.publish(transitions, userID: userID)
         guard let permit else {
@@ -130,20 +132,24 @@ public final class ToolDispatcher: @unchecked Sendable {
             announceFailure(caller, callID, tool, argumentsJSON, e, started)
             return (.circuitOpen, nil)
         }
-        let (ownPermit, ownRetryAt, ownTransitions) = own.acquire()
-        runtime.publish(ownTransitions, userID: userID)
-        guard let ownPermit else {
-            _ = entry.breaker.record(permit, outcome: .ignored, duration: .zero)
-            var e = AgentRTError(.circuitOpen, "user \(userID)'s circuit breaker for tool \(tool) is \(own.currentState.rawValue)")
-            if let ownRetryAt, ownRetryAt != .max { e.retryAtMillis = runtime.wallMillis(fromMonotonic: ownRetryAt) }
-            announceFailure(caller, callID, tool, argumentsJSON, e, started)
-            return (.circuitOpen, nil)
+        var ownPermit: CircuitBreaker.Permit? = nil
+        if let own {
+            let (p, ownRetryAt, ownTransitions) = own.acquire()
+            runtime.publish(ownTransitions, userID: userID)
+            guard let p else {
+                _ = entry.breaker.record(permit, outcome: .ignored, duration: .zero)
+                var e = AgentRTError(.circuitOpen, "user \(userID)'s circuit breaker for tool \(tool) is \(own.currentState.rawValue)")
+                if let ownRetryAt, ownRetryAt != .max { e.retryAtMillis = runtime.wallMillis(fromMonotonic: ownRetryAt) }
+                announceFailure(caller, callID, tool, argumentsJSON, e, started)
+                return (.circuitOpen, nil)
+            }
+            ownPermit = p
         }
         let timeout = entry.timeout ?? runtime.configuration.toolTimeout
         let ctx: UserExecutionContext
         do { ctx = try caller.context.child(trustedRunID: callID, timeout: timeout, now: started) } catch {
             _ = entry.breaker.record(permit, outcome: .ignored, duration: .zero)
-            _ = own.record(ownPermit, outcome: .ignored, duration: .zero)
+            if let own, let ownPermit { _ = own.record(ownPermit, outcome: .ignored, duration: .zero) }
             announceFailure(caller, callID, tool, argumentsJSON, error, started)
             return (error.code.status, nil)
         }
@@ -163,7 +169,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         }
         guard opened else {
             _ = entry.breaker.record(permit, outcome: .ignored, duration: .zero)
-            _ = own.record(ownPermit, outcome: .ignored, duration: .zero)
+            if let own, let ownPermit { _ = own.record(ownPermit, outcome: .ignored, duration: .zero) }
             runtime.counters.lateToolCalls.add(1, ordering: .relaxed)
             ctx.end()
             return (.staleHandle, nil)
@@ -201,9 +207,21 @@ public final class ToolDispatcher: @unchecked Sendable {
             status = e.code.status; result = nil; error = e
         }
         entry.stats.record(error.map { .failure($0) } ?? .success(""), duration: .nanoseconds(Int64(elapsed)))
-        let who = UInt64(bitPattern: Int64(ExactID(userID).hashValue))
-        runtime.publish(own.record(ownPermit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who),
-                        userID: userID)
+        let slow = runtime.configuration.breaker.slowCallDuration.map { Duration.nanoseconds(Int64(elapsed)) >= $0 } ?? false
+        let attributed = breakerOutcome == .failure || runtime.configuration.breaker.slowCallDuration != nil
+        let who = attributed ? UInt64(bitPattern: Int64(ExactID(userID).hashValue)) : 0
+        if let own, let ownPermit {
+            runtime.publish(own.record(ownPermit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who),
+                            userID: userID)
+        } else if breakerOutcome == .failure || slow {
+            // The user's first failure (or slow call) of this tool: their breaker starts now.
+            let b = user.breaker(for: breakerKey, config: runtime.configuration.breaker, clock: runtime.clock)
+            let (p, _, t) = b.acquire()
+            runtime.publish(t, userID: userID)
+            if let p {
+                runtime.publish(b.record(p, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who), userID: userID)
+            }
+        }
         runtime.publish(entry.breaker.record(permit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who),
                         userID: caller.context.userID)
         root.lock.withLock {
