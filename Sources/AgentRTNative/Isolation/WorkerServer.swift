@@ -34,6 +34,11 @@ final class WorkerServer: @unchecked Sendable {
 
     /// Runs the worker: never returns.
     static func main() -> Never {
+        if fcntl(dataFD, F_GETFD) < 0 || fcntl(controlFD, F_GETFD) < 0 {
+            var m = "agentrt-worker runs an isolated plugin for the agentrt runtime, which starts it (docs/ISOLATION.md); it is not run by hand.\n"
+            m.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            exit(2)
+        }
         signal(SIGPIPE, SIG_IGN)
         let server = WorkerServer()
         // Plugin code runs on a serving thread; if it ends that thread (pthread_exit, thread
