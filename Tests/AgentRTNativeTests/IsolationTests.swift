@@ -105,6 +105,19 @@ struct IsolationTests {
         #expect(pid(of: after) != before)
     }
 
+    @Test("a session_open that hangs in a worker is killed at deadline + grace: a timeout, nothing held")
+    func hungSessionOpenIsKilled() async throws {
+        let (runtime, _) = try await isolatedRuntime(workers: 1) { $0.grace = .milliseconds(100) }
+        defer { runtime.shutdown() }
+        var req = request("iso_crash", "hang_open", user: "dot", timeout: .milliseconds(150))
+        req.sessionID = "s"
+        let r = await runtime.run(req)
+        #expect(r.error?.code == .timeout, "outcome: \(r.outcome)")
+        #expect(r.error?.message.contains("session_open did not return") == true, "\(r.error?.message ?? "")")
+        await expectNothingHeld(runtime, agent: "hang_open", user: "dot")
+        #expect(await runtime.run(request("iso_crash", "ok", user: "dot")).isSuccess, "the worker was replaced")
+    }
+
     @Test("cooperative cancellation reaches is_cancelled in the worker")
     func cancellationReachesWorker() async throws {
         let (runtime, _) = try await isolatedRuntime(workers: 1)

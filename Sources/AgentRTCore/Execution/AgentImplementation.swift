@@ -29,6 +29,10 @@ public protocol AgentImplementation: Sendable {
     var hasSessionHooks: Bool { get }
     /// Opens per-(user, session) state. Called once per session before its first call.
     func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance
+    /// The same, knowing the call that needs the instance (process isolation ties the open to
+    /// the call, so a `session_open` that hangs past the call's deadline + grace is killed with
+    /// it). The default calls `openSession(userID:sessionID:)`.
+    func openSession(userID: String, sessionID: String, for call: AgentCall) throws(AgentRTError) -> AgentInstance
     /// Closes an instance; called exactly once per opened instance, after its last call.
     func closeSession(_ instance: AgentInstance)
     /// The instance shared by every user when there are no session hooks.
@@ -56,6 +60,9 @@ public enum Isolation: String, Sendable, Equatable {
 extension AgentImplementation {
     public var hasSessionHooks: Bool { false }
     public func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance { sharedInstance() }
+    public func openSession(userID: String, sessionID: String, for call: AgentCall) throws(AgentRTError) -> AgentInstance {
+        try openSession(userID: userID, sessionID: sessionID)
+    }
     public func closeSession(_ instance: AgentInstance) {}
     public func sharedInstance() -> AgentInstance { AgentInstance() }
     public func stop(_ call: AgentCall) -> Bool { false }

@@ -130,7 +130,7 @@ final class InstanceSlot: @unchecked Sendable {
                 lock.unlock()
                 call.lock.withLock { call.step = .openingSession }
                 let opened: Result<AgentInstance, AgentRTError>
-                do { opened = .success(try implementation.openSession(userID: userID, sessionID: key.sessionID)) }
+                do { opened = .success(try implementation.openSession(userID: userID, sessionID: key.sessionID, for: call)) }
                 catch { opened = .failure(error) }
                 call.lock.withLock { call.step = .runningAgent }
                 lock.lock()

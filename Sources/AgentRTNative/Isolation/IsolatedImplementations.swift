@@ -24,11 +24,27 @@ struct IsolatedAgent: AgentImplementation {
     func sharedInstance() -> AgentInstance { shared }
 
     func openSession(userID: String, sessionID: String) throws(AgentRTError) -> AgentInstance {
+        try open(userID: userID, sessionID: sessionID, for: nil)
+    }
+
+    func openSession(userID: String, sessionID: String, for call: AgentCall) throws(AgentRTError) -> AgentInstance {
+        ActiveConversations.enter(call)
+        defer { ActiveConversations.leave(call) }
+        return try open(userID: userID, sessionID: sessionID, for: call)
+    }
+
+    private func open(userID: String, sessionID: String, for call: AgentCall?) throws(AgentRTError) -> AgentInstance {
         let w: WorkerProcess
-        do { w = try pool.acquire(context: nil) } catch { throw Self.error(error, descriptor) }
+        do { w = try pool.acquire(context: call?.context) } catch { throw Self.error(error, descriptor) }
         let conv = WorkerConversation(worker: w, pool: pool)
+        if let call { ActiveConversations.push(conv, for: call) }
+        defer { if let call { ActiveConversations.pop(conv, for: call) } }
         switch conv.openSession(index: index, userID: userID, sessionID: sessionID) {
         case .failure(let e):
+            if w.killedByRuntime.load(ordering: .acquiring), let cause = call?.context.cancellationCause {
+                throw AgentRTError(cause.errorCode,
+                    "\(descriptor.qualifiedName): \(cause.explanation); its session_open did not return for the grace period, so its worker process was killed")
+            }
             throw AgentRTError(.crashed, "\(descriptor.qualifiedName) session_open crashed: \(e.how)")
         case .success(let (status, token)):
             pool.release(w)
@@ -51,6 +67,8 @@ struct IsolatedAgent: AgentImplementation {
     }
 
     func run(_ call: AgentCall, instance: AgentInstance, input: String) -> HostStatus {
+        ActiveConversations.enter(call)
+        defer { ActiveConversations.leave(call) }
         let remote = instance.value as? RemoteInstance
         let w: WorkerProcess
         do {
@@ -79,10 +97,11 @@ struct IsolatedAgent: AgentImplementation {
         }
     }
 
-    /// Deadline + grace passed: kill the worker(s) the call holds instead of abandoning it.
+    /// Deadline + grace passed: kill the worker(s) the call holds instead of abandoning it
+    /// (true while the call is in isolated code or waiting for a worker, which then sees its
+    /// cancellation and returns; false when it is elsewhere, e.g. queued in-process).
     func stop(_ call: AgentCall) -> Bool {
-        _ = ActiveConversations.killAll(for: call)
-        return true   // a call still waiting for a worker sees its cancellation and returns
+        ActiveConversations.killAll(for: call)
     }
 
     static func error(_ e: ProcessWorkerPool.AcquireFailure, _ d: AgentDescriptor) -> AgentRTError {

@@ -157,7 +157,11 @@ struct WorkerEnded: Error { let how: String }
 /// Which workers each running call tree is using, so a tool call re-enters its caller's worker
 /// and `stop` (deadline + grace passed) can kill every worker the tree holds.
 enum ActiveConversations {
-    private static let table = Locked<[ObjectIdentifier: [WorkerConversation]]>([:])
+    private struct Tree {
+        var holds = 0
+        var conversations: [WorkerConversation] = []
+    }
+    private static let table = Locked<[ObjectIdentifier: Tree]>([:])
 
     static func root(of call: AgentCall) -> AgentCall {
         var c = call
@@ -165,15 +169,29 @@ enum ActiveConversations {
         return c
     }
 
+    /// `root`'s tree is about to use (or wait for) workers: from now until `leave`, `stop` can
+    /// end it by killing them (a call still waiting for a worker sees its cancellation).
+    static func enter(_ root: AgentCall) {
+        table.withLock { $0[ObjectIdentifier(root), default: Tree()].holds += 1 }
+    }
+
+    static func leave(_ root: AgentCall) {
+        table.withLock { t in
+            let k = ObjectIdentifier(root)
+            t[k]?.holds -= 1
+            if let tree = t[k], tree.holds <= 0, tree.conversations.isEmpty { t.removeValue(forKey: k) }
+        }
+    }
+
     static func push(_ conv: WorkerConversation, for root: AgentCall) {
-        table.withLock { $0[ObjectIdentifier(root), default: []].append(conv) }
+        table.withLock { $0[ObjectIdentifier(root), default: Tree()].conversations.append(conv) }
     }
 
     static func pop(_ conv: WorkerConversation, for root: AgentCall) {
         table.withLock { t in
             let k = ObjectIdentifier(root)
-            t[k]?.removeAll { $0 === conv }
-            if t[k]?.isEmpty == true { t.removeValue(forKey: k) }
+            t[k]?.conversations.removeAll { $0 === conv }
+            if let tree = t[k], tree.holds <= 0, tree.conversations.isEmpty { t.removeValue(forKey: k) }
         }
     }
 
@@ -181,13 +199,14 @@ enum ActiveConversations {
     /// any (another thread of the same tree must not read that worker's channel: it gets a
     /// worker of its own).
     static func existing(for root: AgentCall, in pool: ProcessWorkerPool) -> WorkerConversation? {
-        table.withLock { $0[ObjectIdentifier(root)]?.last { $0.pool === pool && $0.isOwnedByCurrentThread } }
+        table.withLock { $0[ObjectIdentifier(root)]?.conversations.last { $0.pool === pool && $0.isOwnedByCurrentThread } }
     }
 
-    /// Kills every worker `root`'s tree holds; whether there was one.
+    /// Kills every worker `root`'s tree holds; whether the tree is in isolated code at all (if
+    /// not, its code runs in-process and cannot be stopped).
     static func killAll(for root: AgentCall) -> Bool {
-        let convs = table.withLock { $0[ObjectIdentifier(root)] ?? [] }
-        for c in convs { c.worker.kill() }
-        return !convs.isEmpty
+        let tree = table.withLock { $0[ObjectIdentifier(root)] }
+        for c in tree?.conversations ?? [] { c.worker.kill() }
+        return tree != nil
     }
 }

@@ -13,6 +13,7 @@
  *   spin      burns CPU forever, ignoring cancellation
  *   counter   per-session counter: {"n":<calls in this session>,"pid":<pid>}
  *   tools     calls its own JSON tool and typed tool: {"json":<content>,"add":<content>}
+ *   hang_open an agent whose session_open never returns
  *   echo      (JSON tool) {"got":<args>}       add   int64_t add(int64_t a, int64_t b)
  */
 #define _DEFAULT_SOURCE
@@ -87,6 +88,12 @@ static agentrt_status counter_run(void *inst, agentrt_call *call, agentrt_str in
     return reply_pid(call, extra);
 }
 
+static agentrt_status hang_open(void *state, agentrt_str user, agentrt_str session, void **out) {
+    (void)state; (void)user; (void)session; (void)out;
+    for (;;) usleep(100000);
+    return AGENTRT_OK;
+}
+
 static agentrt_status tools_run(void *inst, agentrt_call *call, agentrt_str in) {
     agentrt_tool_result a, b;
     agentrt_status s1, s2;
@@ -121,6 +128,8 @@ static const agentrt_agent agents[] = {
     AGENT("polite", polite_run), AGENT("hog", hog_run), AGENT("spin", spin_run), AGENT("tools", tools_run),
     {sizeof(agentrt_agent), 0, AGENTRT_STR("counter"), AGENTRT_STR("per-session counter"), AGENTRT_STR(""), 0, 0,
      counter_run, counter_open, counter_close},
+    {sizeof(agentrt_agent), 0, AGENTRT_STR("hang_open"), AGENTRT_STR("session_open never returns"), AGENTRT_STR(""), 0, 0,
+     counter_run, hang_open, counter_close},
 };
 static const agentrt_tool tools[] = {
     {sizeof(agentrt_tool), AGENTRT_TOOL_JSON, AGENTRT_STR("echo"), AGENTRT_STR("Echoes."),
@@ -130,7 +139,7 @@ static const agentrt_tool tools[] = {
 };
 static const agentrt_plugin plugin = {
     sizeof(agentrt_plugin), 0, AGENTRT_STR("iso_crash"), AGENTRT_STR("1.0.0"),
-    AGENTRT_STR("Process-isolation fixture: crashing agents."), agents, 12, 2, tools, NULL, NULL,
+    AGENTRT_STR("Process-isolation fixture: crashing agents."), agents, 13, 2, tools, NULL, NULL,
 };
 static const agentrt_plugin *entry(const agentrt_host *h) { host = h; return &plugin; }
 AGENTRT_DEFINE_PLUGIN(entry);
