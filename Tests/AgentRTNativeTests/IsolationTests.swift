@@ -186,7 +186,9 @@ struct IsolationTests {
         func n(_ user: String, _ session: String) async -> Int64? {
             var r = request("iso_crash", "counter", user: user)
             r.sessionID = session
-            return execJSON(await runtime.run(r).resultJSON)?["n"]?.int64Value
+            let result = await runtime.run(r)
+            if !result.isSuccess { Issue.record("\(user)/\(session): \(result.outcome)") }
+            return execJSON(result.resultJSON)?["n"]?.int64Value
         }
         #expect(await n("ka", "s1") == 1)
         #expect(await n("ka", "s1") == 2)
@@ -196,6 +198,23 @@ struct IsolationTests {
         runtime.removeUser("ka")
         #expect(await n("ka", "s1") == 1, "a removed user's sessions were closed; a new one starts")
         #expect(await n("kb", "s1") == 2, "the other user kept theirs")
+    }
+
+    @Test("a session's state survives 600 back-to-back calls: no healthy worker is taken for a dead one",
+          .timeLimit(.minutes(2)))
+    func healthyWorkersStayUp() async throws {
+        let (runtime, _) = try await isolatedRuntime(workers: 2)
+        defer { runtime.shutdown() }
+        let pids = Set(runtime.workerPIDs(ofPlugin: "iso_crash"))
+        var req = request("iso_crash", "counter", user: "lee")
+        req.sessionID = "long"
+        for i in 1...600 {
+            let r = await runtime.run(req)
+            let n = execJSON(r.resultJSON)?["n"]?.int64Value
+            try #require(n == Int64(i), "call \(i): \(r.outcome)")
+        }
+        #expect(Set(runtime.workerPIDs(ofPlugin: "iso_crash")) == pids, "no worker was replaced")
+        #expect(runtime.workerHealth(ofPlugin: "iso_crash")?.restarts == 0)
     }
 
     @Test("a session lives in one worker; killed from outside, its user gets session_lost and a fresh session")

@@ -109,10 +109,17 @@ final class ProcessWorkerPool: @unchecked Sendable {
                 slots[w.slot] = .busy(w)
                 return true
             }
-            if taken {
-                w.kill()   // an idle worker has nothing to say: data or end of stream means it is gone
-                _ = workerDied(w)
+            guard taken else { continue }
+            // The readiness may be stale: a call took the worker after the snapshot, read its
+            // reply and gave it back before we looked. Now that we hold it, look again.
+            var byte: UInt8 = 0
+            let n = recv(w.data.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                giveBack(w)   // nothing to read: healthy
+                continue
             }
+            w.kill()   // end of stream, an error, or data nobody asked for: it is gone (or rogue)
+            _ = workerDied(w)
         }
         return true
     }
@@ -184,6 +191,15 @@ final class ProcessWorkerPool: @unchecked Sendable {
             if wanted != nil { slotWaiters += 1 }
             _ = cond.wait(lock, untilNanos: MonotonicTime.nanos() &+ 100_000_000)
             if wanted != nil { slotWaiters -= 1 }
+        }
+    }
+
+    /// Returns a worker the supervisor held for a look (no request was made).
+    private func giveBack(_ w: WorkerProcess) {
+        lock.withLock {
+            guard w.slot < slots.count, case .busy(let b) = slots[w.slot], b === w else { return }
+            slots[w.slot] = .idle(w)
+            cond.broadcast()
         }
     }
 
