@@ -442,7 +442,12 @@ extension Runtime {
         }
         let instance = call.lock.withLock { call.instance } ?? call.entry!.shared
         let status = call.entry!.implementation.run(call, instance: instance, input: call.input)
-        if let how = call.takeProcessEnding() { call.end(.processEnded(how)) } else { call.end(.returned(status)) }
+        // Only process isolation reports how a worker ended: in-process calls skip the lock.
+        if call.entry!.implementation.isolation == .process, let how = call.takeProcessEnding() {
+            call.end(.processEnded(how))
+        } else {
+            call.end(.returned(status))
+        }
     }
 
     /// Breaker and stats: once per root call, before its outcome is visible.

@@ -189,7 +189,7 @@ extension AgentCall {
             return step
         }
         guard let step = taken else { return }
-        if let impl = entry?.implementation {
+        if let impl = entry?.implementation, impl.isolation == .process {
             // Process isolation: the worker is killed instead; the call ends when `run` returns.
             lock.withLock { stoppedByForce = true }
             if impl.stop(self) { return }

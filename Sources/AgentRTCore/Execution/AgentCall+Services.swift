@@ -93,14 +93,9 @@ extension AgentCall {
     /// Copies `text` into memory owned by this call (freed when the call object goes away, which is
     /// after its function returned) and returns the bytes; used to hand borrowed views to C.
     public func retain(_ text: String) -> UnsafeRawBufferPointer {
-        var t = text
-        return t.withUTF8 { src in
-            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, src.count + 1), alignment: 1)
-            if src.count > 0 { buf.copyMemory(from: UnsafeRawBufferPointer(src)) }
-            buf[src.count] = 0
-            lock.withLock { arena.append(buf) }
-            return UnsafeRawBufferPointer(rebasing: buf[0..<src.count])
-        }
+        let buf = CString.copy(text)
+        lock.withLock { arena.append(buf) }
+        return UnsafeRawBufferPointer(rebasing: buf[0..<(buf.count - 1)])
     }
 
     /// A borrowed view of `text` cached under `key` for this call (identity and metadata for C).
@@ -159,5 +154,21 @@ public enum ResultCheck {
         let why: String
         do { _ = try JSONValue.parse(bytes: json); why = "invalid JSON" } catch { why = "\(error)" }
         return (nil, (.invalidJSON, "the result is not valid JSON: \(why)"))
+    }
+}
+
+/// NUL-terminated copies of text handed to C as borrowed views (call arenas, in the runtime and in
+/// worker processes).
+public enum CString {
+    /// A fresh buffer holding `text`'s UTF-8 bytes and a NUL (its count is the length + 1); the
+    /// caller deallocates it.
+    public static func copy(_ text: String) -> UnsafeMutableRawBufferPointer {
+        var t = text
+        return t.withUTF8 { src in
+            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: src.count + 1, alignment: 1)
+            if src.count > 0 { buf.copyMemory(from: UnsafeRawBufferPointer(src)) }
+            buf[src.count] = 0
+            return buf
+        }
     }
 }

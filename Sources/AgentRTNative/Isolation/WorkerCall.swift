@@ -138,14 +138,9 @@ final class WorkerCall: HostServices, @unchecked Sendable {
     }
 
     func retain(_ text: String) -> UnsafeRawBufferPointer {
-        var t = text
-        return t.withUTF8 { src in
-            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, src.count + 1), alignment: 1)
-            if src.count > 0 { buf.copyMemory(from: UnsafeRawBufferPointer(src)) }
-            buf[src.count] = 0
-            lock.withLock { arena.append(buf) }
-            return UnsafeRawBufferPointer(rebasing: buf[0..<src.count])
-        }
+        let buf = CString.copy(text)
+        lock.withLock { arena.append(buf) }
+        return UnsafeRawBufferPointer(rebasing: buf[0..<(buf.count - 1)])
     }
 
     var lateCounters: RuntimeCounters? { nil }

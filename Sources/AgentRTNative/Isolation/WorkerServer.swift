@@ -103,7 +103,8 @@ final class WorkerServer: @unchecked Sendable {
             var l = rlimit(rlim_cur: rlim_t(files), rlim_max: rlim_t(files))
             setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &l)
         }
-        cpuLimitNanos = cpuMs > 0 ? UInt64(cpuMs) * 1_000_000 : 0
+        // Clamped: a limit of centuries is no limit, not an overflow.
+        cpuLimitNanos = cpuMs > 0 ? UInt64(min(cpuMs, Int64(UInt64.max / 2_000_000))) * 1_000_000 : 0
         if let dir, chdir(dir) != 0 {
             fail(.fileNotFound, "the worker cannot enter its working directory \(dir): \(String(cString: strerror(errno)))")
         }
