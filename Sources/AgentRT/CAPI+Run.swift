@@ -25,6 +25,7 @@ private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CCh
         i = String(decoding: bytes, as: UTF8.self)
     }
     var r = RunRequest(plugin: p, agent: a, userID: u, input: i)
+    r.inputCheckedAsJSON = true
     if let options {
         guard Int(options.pointee.struct_size) >= MemoryLayout<agentrt_run_options>.size else {
             return .failure(AgentRTError(.badArguments, "agentrt_run_options.struct_size is too small"))

@@ -18,6 +18,9 @@ public struct RunRequest: Sendable {
     /// For `runBlocking`: run the agent on the calling thread (no hand-off) instead of a worker;
     /// nil: `Configuration.synchronousExecution`. See `SynchronousExecution` for the trade.
     public var onCallerThread: Bool?
+    /// Set by a face that has already checked `input` as JSON bytes (the C API does, to refuse
+    /// a malformed input as a misuse): the runtime skips its own second scan.
+    package var inputCheckedAsJSON = false
 
     public init(plugin: String, agent: String, userID: String, sessionID: String? = nil, input: String = "{}",
                 timeout: Duration? = nil, heartbeatTimeout: Duration? = nil, metadata: [String: String] = [:],
@@ -106,16 +109,15 @@ extension Runtime {
 
     func inFlightCall(runID: String, userID: String) -> AgentCall? {
         guard let u = users.existing(userID) else { return nil }
-        return u.lock.withLock { u.inFlight[ExactID(runID)] }
+        return u.lock.withLock { u.inFlight.find(runID) }
     }
 
     /// Cancels a run of any user (operators and single-user hosts such as the C API, which
     /// trusts its host). Faces that serve several users use `cancel(runID:userID:)`.
     @discardableResult
     public func cancel(runID: String, reason: String = "cancelled by the caller") -> Bool {
-        let key = ExactID(runID)
         for u in users.all {
-            if let call = u.lock.withLock({ u.inFlight[key] }), call.isRunning {
+            if let call = u.lock.withLock({ u.inFlight.find(runID) }), call.isRunning {
                 cancel(call, reason: reason)
                 return true
             }
@@ -233,7 +235,7 @@ extension Runtime {
                     "the input of \(r.plugin).\(r.agent) does not match its schema: "
                     + violations.map(\.description).joined(separator: "; ")), started, stats: [entry.stats]))
             }
-        } else if !JSONValue.isValid(r.input) {
+        } else if !r.inputCheckedAsJSON && !JSONValue.isValid(r.input) {
             let why: String
             do { _ = try JSONValue.parse(r.input); why = "invalid JSON" } catch { why = "\(error)" }
             return .refused(refusal(AgentRTError(.badArguments,
@@ -255,7 +257,7 @@ extension Runtime {
                 "agent \(entry.descriptor.qualifiedName) is quarantined: \(zombies) abandoned calls are still running (limit \(configuration.quarantineThreshold)); it accepts calls again once they return",
                 runID: ctx.runID), started, stats: [entry.stats, user.stats]))
         }
-        let own = user.zombies(of: entry.descriptor.qualifiedName)
+        let own = user.zombies(of: entry.qualifiedName)
         if own > configuration.userQuarantineThreshold {
             return .refused(refusal(AgentRTError(.quarantined,
                 "agent \(entry.descriptor.qualifiedName) is quarantined for user \(ctx.userID): \(own) of their abandoned calls are still running (limit \(configuration.userQuarantineThreshold) per user); it accepts their calls again once they return",
@@ -289,7 +291,7 @@ extension Runtime {
         }
         // The agent-wide breaker first (it opens only on failures from several users), then
         // this user's own breaker for the agent (it trips on this user's failures alone).
-        let agentWide = agentBreaker(entry)
+        let agentWide = entry.breaker
         let (permit, retryAt, transitions) = agentWide.acquire()
         publish(transitions, userID: ctx.userID)
         guard let permit else {
@@ -298,7 +300,7 @@ extension Runtime {
         // The user's own breaker exists from their first failure of this agent on (until then it
         // would be closed with nothing but successes in its window: nothing to check).
         var ownPermit: (CircuitBreaker, CircuitBreaker.Permit)? = nil
-        if let own = user.existingBreaker(for: d.qualifiedName) {
+        if let own = user.existingBreaker(for: entry.qualifiedName) {
             let (userPermit, userRetryAt, userTransitions) = own.acquire()
             publish(userTransitions, userID: ctx.userID)
             guard let userPermit else {
@@ -328,15 +330,6 @@ extension Runtime {
         return refusal(e, started, stats: [entry.stats, user.stats])
     }
 
-    func agentBreaker(_ entry: AgentEntry) -> CircuitBreaker {
-        entry.cachedBreaker.withLock { cached in
-            if let cached { return cached }
-            let b = self.breaker(for: entry.descriptor.qualifiedName)
-            cached = b
-            return b
-        }
-    }
-
     private func makeCall(_ r: RunRequest, _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
                           _ d: AgentDescriptor) -> AgentCall {
         let call = AgentCall(runtime: self, context: ctx, plugin: d.plugin, name: d.name, parent: nil,
@@ -360,7 +353,7 @@ extension Runtime {
         pendingOutcomes.add(1, ordering: .relaxed)
         let userRemoved = user.lock.withLock { () -> Bool in
             if user.removed { return true }
-            user.inFlight[ExactID(call.runID)] = call
+            user.inFlight.insert(call)
             user.lastUsedNanos = call.startNanos
             return false
         }
@@ -476,7 +469,7 @@ extension Runtime {
         } else if call.hostTool == nil, let user = call.userState,
                   o == .failure || (configuration.breaker.slowCallDuration.map { duration >= $0 } ?? false) {
             // The user's first failure (or slow call) of this agent: their breaker starts now.
-            let b = user.breaker(for: entry.descriptor.qualifiedName, config: configuration.breaker, clock: clock)
+            let b = user.breaker(for: entry.qualifiedName, config: configuration.breaker, clock: clock)
             let (p, _, t) = b.acquire()
             publish(t, userID: call.context.userID)
             if let p { publish(b.record(p, outcome: o, duration: duration, user: who), userID: call.context.userID) }
@@ -487,7 +480,7 @@ extension Runtime {
     func noteAbandoned(_ call: AgentCall) {
         call.entry?.stats.zombies.add(1, ordering: .relaxed)
         call.userState?.stats.zombies.add(1, ordering: .relaxed)
-        call.userState?.addZombie(call.entry?.descriptor.qualifiedName ?? "", 1)
+        call.userState?.addZombie(call.entry?.qualifiedName ?? "", 1)
         log(level: 3, "abandoned \(call.describe()) run \(call.runID) of user \(call.context.userID); its thread and permit stay held until it returns")
     }
 
@@ -495,12 +488,12 @@ extension Runtime {
     func zombieReturned(_ call: AgentCall) {
         call.entry?.stats.zombies.subtract(1, ordering: .relaxed)
         call.userState?.stats.zombies.subtract(1, ordering: .relaxed)
-        call.userState?.addZombie(call.entry?.descriptor.qualifiedName ?? "", -1)
+        call.userState?.addZombie(call.entry?.qualifiedName ?? "", -1)
         counters.zombiesReturned.add(1, ordering: .relaxed)
     }
 
     func instanceSlot(_ user: UserState, _ entry: AgentEntry, sessionID: String) -> InstanceSlot {
-        let key = InstanceKey(agent: entry.descriptor.qualifiedName, sessionID: sessionID)
+        let key = InstanceKey(agent: entry.qualifiedName, sessionID: sessionID)
         return user.lock.withLock {
             if let s = user.instances[key] { return s }
             let s = InstanceSlot(key: key, implementation: entry.implementation, userID: user.userID)

@@ -68,7 +68,7 @@ extension Runtime {
         let (calls, slots): ([AgentCall], [InstanceSlot]) = user.lock.withLock {
             let s = Array(user.instances.values)
             user.instances.removeAll()
-            return (Array(user.inFlight.values), s)
+            return (Array(user.inFlight.calls), s)
         }
         runRecords.drop(userID: user.userID)   // RunRecords hook: a user's records go with the user
         for c in calls { c.context.cancel(.shutdown(reason: reason)) }  // each call's state machine takes it on

@@ -20,7 +20,7 @@ extension Runtime {
     public func shutdown() {
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         sweeper.withLock { $0 }?.stop()
-        let live = users.all.flatMap { u in u.lock.withLock { Array(u.inFlight.values) } }
+        let live = users.all.flatMap { u in u.lock.withLock { Array(u.inFlight.calls) } }
         for c in live { c.context.cancel(.shutdown(reason: "the runtime shut down")) }
 
         // Runs end on their own or are abandoned by the watchdog at cancel + grace (on the

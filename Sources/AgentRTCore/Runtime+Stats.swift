@@ -35,8 +35,8 @@ extension Runtime {
         var usersArr: [JSONValue] = []
         for u in users.all.sorted(by: { $0.userID < $1.userID }) {
             let (runs, sessions, wrongUser): ([String], [String], [String]) = u.lock.withLock {
-                let wrong = u.inFlight.values.filter { !$0.context.userID.sameBytes(u.userID) }.map(\.runID)
-                return (u.inFlight.keys.map(\.string).sorted(), Array(Set(u.instances.keys.map(\.sessionID))).sorted(), wrong)
+                let wrong = u.inFlight.calls.filter { !$0.context.userID.sameBytes(u.userID) }.map(\.runID)
+                return (u.inFlight.runIDs.sorted(), Array(Set(u.instances.keys.map(\.sessionID))).sorted(), wrong)
             }
             for r in runs {
                 if let other = runOwners[r] { shared.append(.string("run \(r) is held by \(other) and \(u.userID)")) }

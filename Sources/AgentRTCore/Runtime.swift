@@ -14,14 +14,19 @@ final class AgentEntry: @unchecked Sendable {
     let implementation: any AgentImplementation
     let stats = CallStats()
     let shared: AgentInstance
-    /// The agent-wide breaker once created, to skip the map on each call.
-    let cachedBreaker = Locked<CircuitBreaker?>(nil)
+    /// `plugin.agent`, formatted once (it keys the per-user tables on every call).
+    let qualifiedName: String
+    /// The agent-wide breaker, the runtime's for this name (no lookup per call).
+    let breaker: CircuitBreaker
     /// The compiled input schema: every input is validated before the agent runs.
     let inputSchema: JSONSchema?
 
-    init(descriptor: AgentDescriptor, implementation: any AgentImplementation) throws(AgentRTError) {
+    init(descriptor: AgentDescriptor, implementation: any AgentImplementation,
+         breaker: CircuitBreaker) throws(AgentRTError) {
         self.descriptor = descriptor
         self.implementation = implementation
+        self.qualifiedName = descriptor.qualifiedName
+        self.breaker = breaker
         self.shared = implementation.sharedInstance()
         if let s = descriptor.inputSchema {
             do { inputSchema = try JSONSchema(s) } catch {
@@ -123,9 +128,9 @@ public final class Runtime: @unchecked Sendable {
     let global: FairSemaphore
     private let lock = Lock()
     // Guarded by `lock`.
-    private var agents: [AgentKey: AgentEntry] = [:]
-    private var breakers: [String: CircuitBreaker] = [:]
-    private var transitionListeners: [@Sendable (CircuitBreaker.Transition) -> Void] = []
+    @exclusivity(unchecked) private var agents: [AgentKey: AgentEntry] = [:]
+    @exclusivity(unchecked) private var breakers: [String: CircuitBreaker] = [:]
+    @exclusivity(unchecked) private var transitionListeners: [@Sendable (CircuitBreaker.Transition) -> Void] = []
     /// Called for every log line (defaults to stderr).
     public let logSink: Locked<(@Sendable (Int32, String) -> Void)?> = Locked(nil)
 
@@ -154,7 +159,8 @@ public final class Runtime: @unchecked Sendable {
     public let runRecords = RunRecords()
     /// The root "agent" of host tool calls (`callTool`); never in the registry.
     let hostCallEntry = try! AgentEntry(descriptor: AgentDescriptor(plugin: "host", name: "call", threadSafe: true),
-                                   implementation: HostToolCallAgent())
+                                   implementation: HostToolCallAgent(),
+                                   breaker: CircuitBreaker(key: "host.call"))   // unused: each tool has its own
 
     deinit { shutdown() }
 
@@ -193,7 +199,8 @@ public final class Runtime: @unchecked Sendable {
         if let why = NameRules.checkPluginName(agent.plugin) { throw AgentRTError(.internal, "plugin name \"\(agent.plugin)\" \(why)") }
         if let why = NameRules.checkAgentOrPluginName(agent.name) { throw AgentRTError(.internal, "agent name \"\(agent.name)\" \(why)") }
         // The input schema is compiled once, here: an unusable schema is refused at load.
-        let entry = try AgentEntry(descriptor: agent, implementation: implementation)
+        let entry = try AgentEntry(descriptor: agent, implementation: implementation,
+                                   breaker: breaker(for: agent.qualifiedName))
         try lock.withLock { () throws(AgentRTError) in
             let key = AgentKey(plugin: agent.plugin, name: agent.name)
             if agents[key] != nil {
@@ -244,7 +251,7 @@ public final class Runtime: @unchecked Sendable {
         if let user {
             return users.state(for: user).breaker(for: name, config: configuration.breaker, clock: clock)
         }
-        if let e = entry(plugin, agent) { return agentBreaker(e) }
+        if let e = entry(plugin, agent) { return e.breaker }
         return breaker(for: name)
     }
 

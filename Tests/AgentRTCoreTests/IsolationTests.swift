@@ -51,7 +51,7 @@ struct IsolationTests {
                     midReport = rt.isolationReport()
                     for state in rt.users.all {
                         state.lock.withLock {
-                            for (run, call) in state.inFlight { midTables.append((state.userID, run.string, call.context.userID)) }
+                            for call in state.inFlight.calls { midTables.append((state.userID, call.runID, call.context.userID)) }
                         }
                     }
                 }

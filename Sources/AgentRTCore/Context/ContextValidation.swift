@@ -37,14 +37,32 @@ public enum ContextValidation {
             return "\(field) has leading or trailing whitespace (\"\(value)\" and its trimmed form would be two different ids)"
         }
         if let why = unicodeProblem(value, field: field) { return why }
-        // Placeholders are at most 11 bytes once trimmed; only short ids need the lowercase copy.
+        // Placeholders are at most 11 bytes once trimmed; only short ids can be one. ASCII ids
+        // are compared byte by byte, ignoring case (no lowercase copy, no hashing); others go
+        // through Unicode lowercasing (the KELVIN SIGN lowercases to an ASCII "k").
         if scan.last - scan.first < 11 {
-            let trimmed = value.trimmingASCIIWhitespace().lowercased()
-            if placeholders.contains(trimmed) {
+            let isPlaceholder = v.withUTF8 { b in b.allSatisfy { $0 < 0x80 } ? asciiPlaceholder(b) : nil }
+                ?? placeholders.contains(value.trimmingASCIIWhitespace().lowercased())
+            if isPlaceholder {
                 return "\(field) is the placeholder value \"\(value)\"; pass the real id"
             }
         }
         return nil
+    }
+
+    private static let placeholderBytes: [[UInt8]] = placeholders.map { Array($0.utf8) }
+
+    /// Whether ASCII `b` is a placeholder, ignoring ASCII case.
+    private static func asciiPlaceholder(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        for p in placeholderBytes where p.count == b.count {
+            var same = true
+            for i in 0..<p.count where p[i] != (b[i] >= 0x41 && b[i] <= 0x5A ? b[i] | 0x20 : b[i]) {
+                same = false
+                break
+            }
+            if same { return true }
+        }
+        return false
     }
 
     /// Non-ASCII ids: no Unicode format characters (zero-width joiners, bidi controls, BOM …:

@@ -31,17 +31,17 @@ public final class UserExecutionContext: @unchecked Sendable {
     private let cancelled = Atomic<Bool>(false)
     private let lock = Lock()
     // Guarded by `lock`.
-    private var cause: CancellationCause?
-    private var children: [ObjectIdentifier: Weak] = [:]
-    private var cancelHandlers: [@Sendable (CancellationCause) -> Void] = []
-    private var cleanups: [@Sendable () -> Void] = []
-    private var ended = false
+    @exclusivity(unchecked) private var cause: CancellationCause?
+    @exclusivity(unchecked) private var children: [ObjectIdentifier: Weak] = [:]
+    @exclusivity(unchecked) private var cancelHandlers: [@Sendable (CancellationCause) -> Void] = []
+    @exclusivity(unchecked) private var cleanups: [@Sendable () -> Void] = []
+    @exclusivity(unchecked) private var ended = false
 
     private struct Weak { weak var context: UserExecutionContext? }
 
     /// The call that owns this context, told of its cancellation (weak: the call holds the
     /// context). One field instead of a handler closure per call. Guarded by `lock`.
-    private weak var cancelObserver: (any ContextCancelObserver)?
+    @exclusivity(unchecked) private weak var cancelObserver: (any ContextCancelObserver)?
 
     /// Sets the observer; returns the cause if the context was already cancelled (the observer
     /// is then not called for it: the caller handles it).
@@ -124,7 +124,12 @@ public final class UserExecutionContext: @unchecked Sendable {
     @inline(__always) public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 
     /// The first cancellation cause, if cancelled.
-    public var cancellationCause: CancellationCause? { lock.withLock { cause } }
+    /// (Lock-free while not cancelled, the common case: `cancelled` is set, under the lock,
+    /// right after `cause`, so reading false means no cause yet.)
+    public var cancellationCause: CancellationCause? {
+        if !cancelled.load(ordering: .acquiring) { return nil }
+        return lock.withLock { cause }
+    }
 
     /// Time left before the deadline, in nanoseconds (nil without a deadline, 0 once passed).
     public func remainingNanos(now: UInt64 = MonotonicTime.nanos()) -> UInt64? {

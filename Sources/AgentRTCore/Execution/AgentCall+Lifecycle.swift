@@ -328,10 +328,7 @@ extension AgentCall {
         slot?.release(runtime: runtime)
         userPermit?.release()
         globalPermit?.release()
-        user.lock.withLock {
-            let key = ExactID(runID)
-            if let c = user.inFlight[key], c === self { user.inFlight.removeValue(forKey: key) }
-        }
+        user.lock.withLock { user.inFlight.remove(self) }
         entry?.stats.inFlight.subtract(1, ordering: .relaxed)
         user.stats.inFlight.subtract(1, ordering: .relaxed)
         context.end()

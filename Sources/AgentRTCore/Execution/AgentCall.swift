@@ -44,17 +44,17 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     let graceNanos: UInt64
 
     // Set before the call is queued for a worker, read by the worker.
-    var entry: AgentEntry?
-    var userState: UserState?
-    var userPermit: FairSemaphore?
-    var globalPermit: FairSemaphore?
-    var breaker: CircuitBreaker?
-    var breakerPermit: CircuitBreaker.Permit?
+    @exclusivity(unchecked) var entry: AgentEntry?
+    @exclusivity(unchecked) var userState: UserState?
+    @exclusivity(unchecked) var userPermit: FairSemaphore?
+    @exclusivity(unchecked) var globalPermit: FairSemaphore?
+    @exclusivity(unchecked) var breaker: CircuitBreaker?
+    @exclusivity(unchecked) var breakerPermit: CircuitBreaker.Permit?
     /// The user's own breaker for this agent (checked after the agent-wide one).
-    var userBreaker: CircuitBreaker?
-    var userBreakerPermit: CircuitBreaker.Permit?
+    @exclusivity(unchecked) var userBreaker: CircuitBreaker?
+    @exclusivity(unchecked) var userBreakerPermit: CircuitBreaker.Permit?
     /// For a host tool call (`Runtime.callTool`): the tool to run and, once done, what it returned.
-    var hostTool: HostToolRequest?
+    @exclusivity(unchecked) var hostTool: HostToolRequest?
 
     /// An opaque token the native layer attaches (its call-handle id).
     public let hostToken = Atomic<UInt64>(0)
@@ -62,37 +62,39 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     /// A lock-free copy of `state` for the services' fast checks.
     let stateMirror = Atomic<UInt8>(State.admitted.rawValue)
     let lastActivity: Atomic<UInt64>
-    var watchdogSlot = -1
+    @exclusivity(unchecked) var watchdogSlot = -1
+    /// Where this call is in its user's `InFlightRuns` (-1: not there). Guarded by the user's lock.
+    @exclusivity(unchecked) var inFlightIndex = -1
 
     let lock = Lock()
     // Guarded by `lock`.
-    var state: State = .admitted
-    var step: Step = .waitingForWorker
-    var cancelledAtNanos: UInt64 = 0
-    var resourcesReleased = false
+    @exclusivity(unchecked) var state: State = .admitted
+    @exclusivity(unchecked) var step: Step = .waitingForWorker
+    @exclusivity(unchecked) var cancelledAtNanos: UInt64 = 0
+    @exclusivity(unchecked) var resourcesReleased = false
     /// The session instance slot this call holds a reference on, and the instance gate it holds
     /// or waits in (agents that are not thread-safe).
-    var heldSlot: InstanceSlot?
-    var instance: AgentInstance?
-    var gate: InstanceGate?
-    var holdsGate = false
-    var result: String?
-    var resultRefusal: String?
-    var errorMessage: String?
-    var heartbeatDetails = ""
+    @exclusivity(unchecked) var heldSlot: InstanceSlot?
+    @exclusivity(unchecked) var instance: AgentInstance?
+    @exclusivity(unchecked) var gate: InstanceGate?
+    @exclusivity(unchecked) var holdsGate = false
+    @exclusivity(unchecked) var result: String?
+    @exclusivity(unchecked) var resultRefusal: String?
+    @exclusivity(unchecked) var errorMessage: String?
+    @exclusivity(unchecked) var heartbeatDetails = ""
     /// How the worker process running this call's code ended (process isolation), and whether
     /// the runtime killed it (deadline + grace passed).
-    var processEnding: String?
-    var stoppedByForce = false
+    @exclusivity(unchecked) var processEnding: String?
+    @exclusivity(unchecked) var stoppedByForce = false
     /// Tool calls of this run tree with a `tool_executing` but no `tool_completed` yet (kept on
     /// the root call), with the call that published them.
-    var openTools: [(id: String, tool: String, by: AgentCall)] = []
-    var finalResult: RunResult?
-    var arena: [UnsafeMutableRawBufferPointer] = []
-    var views: [String: UnsafeRawBufferPointer] = [:]
-    var continuation: CheckedContinuation<RunResult, Never>?
-    var blockingWaiter: ConditionVariable?
-    var completionHook: (@Sendable (RunResult) -> Void)?
+    @exclusivity(unchecked) var openTools: [(id: String, tool: String, by: AgentCall)] = []
+    @exclusivity(unchecked) var finalResult: RunResult?
+    @exclusivity(unchecked) var arena: [UnsafeMutableRawBufferPointer] = []
+    @exclusivity(unchecked) var views: [String: UnsafeRawBufferPointer] = [:]
+    @exclusivity(unchecked) var continuation: CheckedContinuation<RunResult, Never>?
+    @exclusivity(unchecked) var blockingWaiter: ConditionVariable?
+    @exclusivity(unchecked) var completionHook: (@Sendable (RunResult) -> Void)?
     let done = Atomic<Bool>(false)
 
     init(runtime: Runtime, context: UserExecutionContext, plugin: String, name: String, parent: AgentCall?,
@@ -235,7 +237,7 @@ final class HostToolRequest: @unchecked Sendable {
     let name: String
     let argumentsJSON: String
     // Guarded by the call's lock.
-    var result: ToolCallResult?
+    @exclusivity(unchecked) var result: ToolCallResult?
 
     init(name: String, argumentsJSON: String) {
         self.name = name

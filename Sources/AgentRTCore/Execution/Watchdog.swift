@@ -14,13 +14,13 @@ final class Watchdog: @unchecked Sendable {
     private let lock = Lock()
     private let cond = ConditionVariable()
     // Guarded by `lock`.
-    private var heap: [(time: UInt64, item: any Watched)] = []
-    private var stopped = false
+    @exclusivity(unchecked) private var heap: [(time: UInt64, item: any Watched)] = []
+    @exclusivity(unchecked) private var stopped = false
     /// When the sleeping thread wakes on its own (0 while awake, .max while idle).
-    private var sleepingUntil: UInt64 = 0
+    @exclusivity(unchecked) private var sleepingUntil: UInt64 = 0
     /// True while the thread runs an item's `watchdogFired` (for `settle`).
-    private var firing = false
-    private var thread: NativeThread?
+    @exclusivity(unchecked) private var firing = false
+    @exclusivity(unchecked) private var thread: NativeThread?
     let clock: any RuntimeClock
 
     init(clock: any RuntimeClock = SystemClock()) {
@@ -50,7 +50,7 @@ final class Watchdog: @unchecked Sendable {
         return true
     }
     // Guarded by `lock`.
-    private var settleWaiters: [ConditionVariable] = []
+    @exclusivity(unchecked) private var settleWaiters: [ConditionVariable] = []
 
     /// Watches `item` from `time` on.
     func schedule(_ item: any Watched, at time: UInt64) {

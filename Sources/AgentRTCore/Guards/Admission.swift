@@ -8,14 +8,14 @@ public final class FairSemaphore: @unchecked Sendable {
     public let limit: Int
     private let lock = Lock()
     // Guarded by `lock`.
-    private var inUse = 0
-    private var waiters: [Waiter] = []
+    @exclusivity(unchecked) private var inUse = 0
+    @exclusivity(unchecked) private var waiters: [Waiter] = []
 
     final class Waiter: @unchecked Sendable {
         let cond = ConditionVariable()
-        var granted = false
-        var gone = false
-        var continuation: CheckedContinuation<Bool, Never>?
+        @exclusivity(unchecked) var granted = false
+        @exclusivity(unchecked) var gone = false
+        @exclusivity(unchecked) var continuation: CheckedContinuation<Bool, Never>?
     }
 
     /// Where waits read time; `timers` (the runtime's watchdog) fires async waits' timeouts.
@@ -149,7 +149,7 @@ public final class FairSemaphore: @unchecked Sendable {
 /// A watchdog entry that runs an action once at its time.
 final class OneShotTimer: Watched, @unchecked Sendable {
     let action: @Sendable () -> Void
-    var watchdogSlot = -1
+    @exclusivity(unchecked) var watchdogSlot = -1
     init(_ action: @escaping @Sendable () -> Void) { self.action = action }
     func watchdogFired(now: UInt64) -> UInt64? { action(); return nil }
 }

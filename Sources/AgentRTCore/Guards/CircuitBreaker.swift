@@ -54,19 +54,19 @@ public final class CircuitBreaker: @unchecked Sendable {
     let clock: any RuntimeClock
     private let lock = Lock()
     // Guarded by `lock`.
-    private var state: State = .closed
-    private var generation: UInt64 = 0
-    private var window: [UInt8] = []   // 0 ok, 1 failure, 2 slow ok, 3 slow failure
-    private var windowUsers: [UInt64] = []   // who made each call in `window` (a hash of the user id)
-    private var windowNext = 0
-    private var failures = 0, slows = 0
-    private var openedAt: UInt64 = 0
-    private var probes: [UInt64: UInt64] = [:]  // probe id -> lease start
-    private var probeSuccesses = 0
-    private var probesIssued = 0   // probes handed out in this half-open period
-    private var nextProbeID: UInt64 = 1
+    @exclusivity(unchecked) private var state: State = .closed
+    @exclusivity(unchecked) private var generation: UInt64 = 0
+    @exclusivity(unchecked) private var window: [UInt8] = []   // 0 ok, 1 failure, 2 slow ok, 3 slow failure
+    @exclusivity(unchecked) private var windowUsers: [UInt64] = []   // who made each call in `window` (a hash of the user id)
+    @exclusivity(unchecked) private var windowNext = 0
+    @exclusivity(unchecked) private var failures = 0, slows = 0
+    @exclusivity(unchecked) private var openedAt: UInt64 = 0
+    @exclusivity(unchecked) private var probes: [UInt64: UInt64] = [:]  // probe id -> lease start
+    @exclusivity(unchecked) private var probeSuccesses = 0
+    @exclusivity(unchecked) private var probesIssued = 0   // probes handed out in this half-open period
+    @exclusivity(unchecked) private var nextProbeID: UInt64 = 1
     /// Outcomes reported with a stale generation (metrics only).
-    public private(set) var staleOutcomes = 0
+    @exclusivity(unchecked) public private(set) var staleOutcomes = 0
 
     public init(key: String, config: Config = Config(), clock: any RuntimeClock = SystemClock()) {
         self.key = key

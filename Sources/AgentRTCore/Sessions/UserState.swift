@@ -8,14 +8,14 @@ public final class UserState: @unchecked Sendable {
     let stats = CallStats()
     let lock = Lock()
     // Guarded by `lock`.
-    var instances: [InstanceKey: InstanceSlot] = [:]
-    var inFlight: [ExactID: AgentCall] = [:]
-    var lastUsedNanos: UInt64
+    @exclusivity(unchecked) var instances: [InstanceKey: InstanceSlot] = [:]
+    @exclusivity(unchecked) var inFlight = InFlightRuns()
+    @exclusivity(unchecked) var lastUsedNanos: UInt64
     /// This user's breaker per agent (`plugin.agent`) and abandoned calls per agent still running
     /// (the per-user quarantine); dropped with the user.
-    var breakers: [String: CircuitBreaker] = [:]
-    var zombiesByAgent: [String: Int] = [:]
-    var removed = false
+    @exclusivity(unchecked) var breakers: [String: CircuitBreaker] = [:]
+    @exclusivity(unchecked) var zombiesByAgent: [String: Int] = [:]
+    @exclusivity(unchecked) var removed = false
     /// The user's event stream.
     let stream: UserStream
 
@@ -49,11 +49,19 @@ public final class UserState: @unchecked Sendable {
         }
     }
 
+    /// Abandoned calls of this user still running, all agents (read without the lock: a user
+    /// with none, the normal case, skips the per-agent table on every call).
+    private let zombieTotal = Atomic<Int>(0)
+
     /// Abandoned calls of `agent` this user still has running.
-    func zombies(of agent: String) -> Int { lock.withLock { zombiesByAgent[agent] ?? 0 } }
+    func zombies(of agent: String) -> Int {
+        if zombieTotal.load(ordering: .acquiring) == 0 { return 0 }
+        return lock.withLock { zombiesByAgent[agent] ?? 0 }
+    }
 
     func addZombie(_ agent: String, _ delta: Int) {
         lock.withLock {
+            zombieTotal.add(delta, ordering: .releasing)
             let n = (zombiesByAgent[agent] ?? 0) + delta
             zombiesByAgent[agent] = n <= 0 ? nil : n
         }
@@ -63,7 +71,7 @@ public final class UserState: @unchecked Sendable {
     public var sessionIDs: [String] { lock.withLock { Array(Set(instances.keys.map(\.sessionID))).sorted() } }
     /// Runs in flight for this user.
     public var inFlightCount: Int { lock.withLock { inFlight.count } }
-    public var inFlightRunIDs: [String] { lock.withLock { inFlight.keys.map(\.string) } }
+    public var inFlightRunIDs: [String] { lock.withLock { inFlight.runIDs } }
 }
 
 struct InstanceKey: Hashable {
@@ -92,9 +100,9 @@ final class InstanceSlot: @unchecked Sendable {
     let lock = Lock()
     private let cond = ConditionVariable()
     // Guarded by `lock`.
-    private var state: State = .empty
-    private var refs = 0
-    private var removed = false
+    @exclusivity(unchecked) private var state: State = .empty
+    @exclusivity(unchecked) private var refs = 0
+    @exclusivity(unchecked) private var removed = false
 
     init(key: InstanceKey, implementation: any AgentImplementation, userID: String) {
         self.key = key

@@ -4,10 +4,10 @@ import Synchronization
 public final class CallStats: @unchecked Sendable {
     private let lock = Lock()
     // Guarded by `lock`.
-    private var calls = 0
-    private var successes = 0
-    private var failuresByCode: [ErrorCode: Int] = [:]
-    private var histogram = LatencyHistogram()
+    @exclusivity(unchecked) private var calls = 0
+    @exclusivity(unchecked) private var successes = 0
+    @exclusivity(unchecked) private var failuresByCode: [ErrorCode: Int] = [:]
+    @exclusivity(unchecked) private var histogram = LatencyHistogram()
     let inFlight = Atomic<Int>(0)
     let zombies = Atomic<Int>(0)
 

@@ -43,7 +43,7 @@ public final class Lock: @unchecked Sendable {
 /// A value guarded by a `Lock`.
 public final class Locked<Value>: @unchecked Sendable {
     private let lock = Lock()
-    private var value: Value
+    @exclusivity(unchecked) private var value: Value
 
     public init(_ value: Value) { self.value = value }
 

@@ -45,12 +45,13 @@ public enum MonotonicTime {
 
 extension Duration {
     /// The duration in whole nanoseconds, saturating.
+    /// (From the 128-bit attosecond count: `components` divides by 10^18 and multiplies back,
+    /// and this runs several times per call.)
     public var nanoseconds: UInt64 {
-        let c = components
-        if c.seconds < 0 { return 0 }
-        let (s, o) = UInt64(c.seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if o { return .max }
-        return s &+ UInt64(c.attoseconds / 1_000_000_000)
+        let a = attoseconds
+        if a <= 0 { return 0 }
+        let n = a / 1_000_000_000
+        return n >= Int128(UInt64.max) ? .max : UInt64(n)
     }
     /// The duration in milliseconds (for JSON and events).
     public var milliseconds: Int64 { Int64(clamping: nanoseconds / 1_000_000) }

@@ -25,9 +25,9 @@ final class HandleTable: @unchecked Sendable {
 
     final class Shard: @unchecked Sendable {
         let lock = Lock()
-        var slots: [Slot] = []
-        var free: [Int] = []
-        var issued: UInt64 = 0
+        @exclusivity(unchecked) var slots: [Slot] = []
+        @exclusivity(unchecked) var free: [Int] = []
+        @exclusivity(unchecked) var issued: UInt64 = 0
     }
 
     init() { shards = (0..<(1 << Self.shardBits)).map { _ in Shard() } }
