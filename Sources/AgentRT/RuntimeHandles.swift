@@ -89,7 +89,7 @@ func withRuntime(_ p: OpaquePointer?, outError: UnsafeMutablePointer<UnsafeMutab
 }
 
 /// A copy of `s` allocated with malloc, for `agentrt_free`.
-func cString(_ s: String) -> UnsafeMutablePointer<CChar> { strdup(s)! }
+func cString(_ s: String) -> UnsafeMutablePointer<CChar> { s.withCString { strdup($0)! } }   // no temporary array
 
 /// Stores a library-owned copy of `s` into an optional out parameter.
 func store(_ s: String?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {

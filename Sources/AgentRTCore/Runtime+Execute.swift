@@ -283,9 +283,11 @@ extension Runtime {
     private func afterAdmission(_ r: RunRequest, _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
                                 _ started: UInt64, hostTool: HostToolRequest? = nil) -> Prepared {
         let d = entry.descriptor
+        // The call starts at admission: the first reading when admission cannot wait, else now.
+        let admittedAt = (r.admissionWait ?? configuration.admissionWait) <= .zero ? started : clock.nowNanos()
         if let hostTool {
             // A host tool call: the tool's own breaker guards it, not an agent breaker.
-            let call = makeCall(r, ctx, entry, user, d)
+            let call = makeCall(r, ctx, entry, user, d, started: admittedAt)
             call.hostTool = hostTool
             return .ready(call)
         }
@@ -309,7 +311,7 @@ extension Runtime {
             }
             ownPermit = (own, userPermit)
         }
-        let call = makeCall(r, ctx, entry, user, d)
+        let call = makeCall(r, ctx, entry, user, d, started: admittedAt)
         call.breaker = agentWide
         call.breakerPermit = permit
         call.userBreaker = ownPermit?.0
@@ -331,12 +333,12 @@ extension Runtime {
     }
 
     private func makeCall(_ r: RunRequest, _ ctx: UserExecutionContext, _ entry: AgentEntry, _ user: UserState,
-                          _ d: AgentDescriptor) -> AgentCall {
+                          _ d: AgentDescriptor, started: UInt64) -> AgentCall {
         let call = AgentCall(runtime: self, context: ctx, plugin: d.plugin, name: d.name, parent: nil,
                              stream: user.stream, input: r.input,
                              heartbeatTimeout: min(r.heartbeatTimeout ?? configuration.defaultHeartbeatTimeout,
                                                    r.timeout ?? d.defaultTimeout ?? configuration.defaultTimeout),
-                             grace: configuration.grace)
+                             grace: configuration.grace, startNanos: started)
         call.entry = entry
         call.userState = user
         call.userPermit = user.admission
@@ -371,7 +373,8 @@ extension Runtime {
         if let cause = call.context.observeCancellation(call) { call.contextCancelled(cause) }   // cancelled already
         // Every run, host tool calls (`host.call`) included, starts and ends once in its stream.
         let deadline = call.context.remainingNanos(now: call.startNanos).map { Int64($0 / 1_000_000) }
-        call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1))
+        call.publish(.agentStarted, .started(input: Self.summary(of: call.input), deadlineMs: deadline, attempt: 1),
+                     atNanos: call.startNanos)
         if let t = call.firstWatchTime { watchdog.schedule(call, at: t) }
         if onCallerThread { CallerThread.run(call) } else { pool.submit(call) }
     }
@@ -400,16 +403,15 @@ extension Runtime {
             let slot = instanceSlot(call.userState!, entry, sessionID: call.context.sessionID)
             do {
                 instance = try slot.acquire(for: call)
-                call.lock.withLock { call.heldSlot = slot }
+                call.lock.withLock { call.heldSlot = slot; call.instance = instance }
             } catch {
                 let code: ErrorCode = [.cancelled, .timeout, .noHeartbeat].contains(error.code) ? error.code : .agentError
                 call.end(.notRun(AgentRTError(code, "session open failed: \(error.message)", runID: call.runID)))
                 return
             }
         } else {
-            instance = entry.shared
+            instance = entry.shared   // not stored in the call: `runAgentCode` falls back to it
         }
-        call.lock.withLock { call.instance = instance }
         if !entry.descriptor.threadSafe {
             let gate = instance.gate
             guard call.enterQueue(gate) else {
@@ -423,17 +425,18 @@ extension Runtime {
                 return
             }
         }
-        runAgentCode(call)
+        runAgentCode(call, instance: instance)
     }
 
     /// Runs the agent function (the call holds its instance, and its gate if it needs one).
-    func runAgentCode(_ call: AgentCall) {
+    /// `instance` nil: the call's (a call resumed by its instance gate on another worker).
+    func runAgentCode(_ call: AgentCall, instance known: AgentInstance? = nil) {
         if let cause = call.context.cancellationCause {
             // Re-checked after any wait: a call that was cancelled never runs plugin code.
             call.end(.notRun(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)))
             return
         }
-        let instance = call.lock.withLock { call.instance } ?? call.entry!.shared
+        let instance = known ?? call.lock.withLock { call.instance } ?? call.entry!.shared
         let status = call.entry!.implementation.run(call, instance: instance, input: call.input)
         // Only process isolation reports how a worker ended: in-process calls skip the lock.
         if call.entry!.implementation.isolation == .process, let how = call.takeProcessEnding() {

@@ -122,6 +122,9 @@ public final class Runtime: @unchecked Sendable {
     public let tools: ToolDispatcher
     public let counters = RuntimeCounters()
     let clock: any RuntimeClock
+    /// The clock is `SystemClock` (CLOCK_MONOTONIC): its readings can date events without a
+    /// wall-clock read. A test's manual clock cannot.
+    let clockIsSystem: Bool
     let pool: WorkerPool
     let watchdog: Watchdog
     let users: UserRegistry
@@ -137,6 +140,7 @@ public final class Runtime: @unchecked Sendable {
     public init(configuration: Configuration = Configuration(), clock: any RuntimeClock = SystemClock()) {
         self.configuration = configuration
         self.clock = clock
+        self.clockIsSystem = clock is SystemClock
         let q = Lock(), c = ConditionVariable()
         self.quiescence = q
         self.quiescent = c

@@ -12,12 +12,14 @@ public enum ContextValidation {
         var v = value
         // One pass over the UTF-8 bytes (this runs for every call): control characters are
         // C0 (0x00-0x1F), DEL, and C1 (U+0080-U+009F, encoded 0xC2 0x80-0x9F).
-        let scan: (bytes: Int, control: UInt32?, first: Int, last: Int) = v.withUTF8 { b in
+        let scan: (bytes: Int, control: UInt32?, first: Int, last: Int, ascii: Bool) = v.withUTF8 { b in
             var control: UInt32? = nil
             var first = -1, last = -1
+            var high: UInt8 = 0
             var i = 0
             while i < b.count {
                 let c = b[i]
+                high |= c
                 if c < 0x20 || c == 0x7F { control = UInt32(c); break }
                 if c == 0xC2, i + 1 < b.count, b[i + 1] >= 0x80, b[i + 1] <= 0x9F { control = UInt32(b[i + 1]); break }
                 if c != 0x20 {   // tabs and newlines are control characters, refused above
@@ -26,7 +28,7 @@ public enum ContextValidation {
                 }
                 i += 1
             }
-            return (b.count, control, first, last)
+            return (b.count, control, first, last, high < 0x80)
         }
         if scan.bytes > maxIDBytes { return "\(field) is \(scan.bytes) bytes long (at most \(maxIDBytes))" }
         if let c = scan.control {
@@ -36,13 +38,13 @@ public enum ContextValidation {
         if scan.first > 0 || scan.last < scan.bytes - 1 {
             return "\(field) has leading or trailing whitespace (\"\(value)\" and its trimmed form would be two different ids)"
         }
-        if let why = unicodeProblem(value, field: field) { return why }
+        if !scan.ascii, let why = unicodeProblem(value, field: field) { return why }
         // Placeholders are at most 11 bytes once trimmed; only short ids can be one. ASCII ids
         // are compared byte by byte, ignoring case (no lowercase copy, no hashing); others go
         // through Unicode lowercasing (the KELVIN SIGN lowercases to an ASCII "k").
         if scan.last - scan.first < 11 {
-            let isPlaceholder = v.withUTF8 { b in b.allSatisfy { $0 < 0x80 } ? asciiPlaceholder(b) : nil }
-                ?? placeholders.contains(value.trimmingASCIIWhitespace().lowercased())
+            let isPlaceholder = scan.ascii ? v.withUTF8 { asciiPlaceholder($0) }
+                : placeholders.contains(value.trimmingASCIIWhitespace().lowercased())
             if isPlaceholder {
                 return "\(field) is the placeholder value \"\(value)\"; pass the real id"
             }

@@ -39,15 +39,21 @@ public final class UserExecutionContext: @unchecked Sendable {
 
     private struct Weak { weak var context: UserExecutionContext? }
 
-    /// The call that owns this context, told of its cancellation (weak: the call holds the
-    /// context). One field instead of a handler closure per call. Guarded by `lock`.
-    @exclusivity(unchecked) private weak var cancelObserver: (any ContextCancelObserver)?
+    /// The call that owns this context, told of its cancellation. One field instead of a
+    /// handler closure per call. Guarded by `lock`.
+    ///
+    /// Strong, and cleared when the context ends or is cancelled (the call holds the context,
+    /// so this is a cycle until then; every started call ends its context). Not `weak`: a weak
+    /// reference gives the call a side table, an allocation plus the slow path on every
+    /// retain and release of the call for the rest of its life.
+    @exclusivity(unchecked) private var cancelObserver: (any ContextCancelObserver)?
 
     /// Sets the observer; returns the cause if the context was already cancelled (the observer
     /// is then not called for it: the caller handles it).
     func observeCancellation(_ o: any ContextCancelObserver) -> CancellationCause? {
         lock.withLock {
             if let cause { return cause }
+            if ended { return nil }   // nothing left to observe (and no cycle to break later)
             cancelObserver = o
             return nil
         }
@@ -147,6 +153,7 @@ public final class UserExecutionContext: @unchecked Sendable {
             let kids = children.values.compactMap(\.context)
             let handlers = cancelHandlers
             cancelHandlers.removeAll()
+            defer { cancelObserver = nil }   // told once; the cycle ends here
             return (kids, handlers, cancelObserver)
         }
         guard let (kids, handlers, observer) = taken else { return }
@@ -185,6 +192,7 @@ public final class UserExecutionContext: @unchecked Sendable {
             let c = cleanups
             cleanups.removeAll()
             cancelHandlers.removeAll()
+            cancelObserver = nil
             return c
         }
         guard let toRun else { return }
@@ -209,39 +217,47 @@ protocol ContextCancelObserver: AnyObject, Sendable {
 }
 
 /// Unique run ids: a per-process random prefix and a counter (unique, cheap, not secret).
+///
+/// `run_` (or `tool_`), 5 base-62 digits of randomness (29.8 bits) fixed for the process, then
+/// the counter in base 62, e.g. `run_x7Kq2` + `1f`. At most 15 bytes until the counter passes
+/// 62^6 (5.6 × 10^10) for runs or 62^5 for tool calls, so an id is a small string, stored
+/// inline: no allocation, and none of the copies an id travels through (context, events,
+/// result, records) touches a reference count.
 public enum RunID {
     private static let counter = Atomic<UInt64>(0)
-    private static let prefix: String = {
-        var g = SystemRandomNumberGenerator()
-        let v = g.next() & 0xFFFF_FFFF
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 8 - s.count) + s
-    }()
+    private static let alphabet: [UInt8] = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
     /// What an id names: an agent run (`run_…`) or a tool call (`tool_…`).
     public enum Kind: Sendable { case run, tool }
 
-    /// A new id such as `run_1a2b3c4d_2f`.
+    /// A new id such as `run_x7Kq21f`.
     public static func next(_ kind: Kind = .run) -> String {
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
         let head = kind == .tool ? toolHead : runHead
         // Formatted by hand into a stack buffer: this runs for every call and tool call.
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buf in
             var i = 0
-            for b in head.utf8 { buf[i] = b; i += 1 }
+            for b in head { buf[i] = b; i += 1 }
             var digits = 1
-            var v = n >> 4
-            while v != 0 { digits += 1; v >>= 4 }
+            var v = n / 62
+            while v != 0 { digits += 1; v /= 62 }
             var x = n
             for d in stride(from: digits - 1, through: 0, by: -1) {
-                let nibble = UInt8(x & 0xF)
-                buf[i + d] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
-                x >>= 4
+                buf[i + d] = alphabet[Int(x % 62)]
+                x /= 62
             }
             return String(decoding: UnsafeBufferPointer(rebasing: buf[0..<(i + digits)]), as: UTF8.self)
         }
     }
 
-    private static let runHead = "run_" + prefix + "_"
-    private static let toolHead = "tool_" + prefix + "_"
+    /// 5 random base-62 digits, drawn once per process.
+    private static let prefixDigits: [UInt8] = {
+        var g = SystemRandomNumberGenerator()
+        var r = g.next() % 916_132_832   // 62^5
+        var digits = [UInt8](repeating: 0, count: 5)
+        for k in stride(from: 4, through: 0, by: -1) { digits[k] = alphabet[Int(r % 62)]; r /= 62 }
+        return digits
+    }()
+    private static let runHead: [UInt8] = Array("run_".utf8) + prefixDigits
+    private static let toolHead: [UInt8] = Array("tool_".utf8) + prefixDigits
 }

@@ -60,7 +60,8 @@ extension AgentCall {
             guard state == .admitted else { return false }
             setState(.running)
             step = .runningAgent
-            lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing)
+            // The heartbeat clock starts now (read only when there is a heartbeat to watch).
+            if heartbeatTimeoutNanos > 0 { lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing) }
             return true
         }
     }
@@ -141,7 +142,7 @@ extension AgentCall {
             // The state may have moved between choosing the outcome and deciding it (a cancel
             // or the watchdog's abandonment in between): then look again from the new state, so
             // the return is never lost (a lost return leaked the zombie and every permit).
-            if !decideAndDeliver(outcome, from: from, onWorker: true) { end(ending) }
+            if !decideAndDeliver(outcome, from: from, onWorker: true, now: now) { end(ending) }
         }
     }
 
@@ -261,7 +262,7 @@ extension AgentCall {
     /// Returns false (and does nothing) when the state is no longer `from`.
     @discardableResult
     private func decideAndDeliver(_ outcome: Result<String, AgentRTError>, from: State, onWorker: Bool,
-                                  abandoning: Bool = false) -> Bool {
+                                  abandoning: Bool = false, now given: UInt64? = nil) -> Bool {
         let decided: Bool = lock.withLock {
             guard state == from else { return false }
             setState(abandoning ? .abandoned : .finished)
@@ -269,7 +270,7 @@ extension AgentCall {
         }
         guard decided else { return false }
         if from == .queued { gate?.remove(self) }
-        let now = runtime.clock.nowNanos()
+        let now = given ?? runtime.clock.nowNanos()
         let duration = Duration.nanoseconds(Int64(now &- startNanos))
         runtime.recordRunOutcome(self, outcome, duration: duration)   // RunRecords hook: readable before the terminal event
         if abandoning {
@@ -289,7 +290,7 @@ extension AgentCall {
                     error: AgentRTError(.cancelled, "the calling run ended before the tool returned"), durationMs: 0))
             }
             openTools.removeAll()
-            publishLocked(terminalKind(outcome), terminalData(outcome, duration: duration))
+            publishLocked(terminalKind(outcome), terminalData(outcome, duration: duration), atNanos: now)
             finalResult = rr
             done.store(true, ordering: .releasing)
             defer { continuation = nil; completionHook = nil }

@@ -98,7 +98,7 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     let done = Atomic<Bool>(false)
 
     init(runtime: Runtime, context: UserExecutionContext, plugin: String, name: String, parent: AgentCall?,
-         stream: UserStream, input: String, heartbeatTimeout: Duration, grace: Duration) {
+         stream: UserStream, input: String, heartbeatTimeout: Duration, grace: Duration, startNanos: UInt64? = nil) {
         self.runtime = runtime
         self.context = context
         self.plugin = plugin
@@ -106,7 +106,7 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
         self.parent = parent
         self.stream = stream
         self.input = input
-        let now = runtime.clock.nowNanos()
+        let now = startNanos ?? runtime.clock.nowNanos()
         self.startNanos = now
         self.lastActivity = Atomic(now)
         self.heartbeatTimeoutNanos = heartbeatTimeout.nanoseconds
@@ -176,8 +176,12 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     }
 
     /// Publishes on the user's stream. Lock held.
-    func publishLocked(_ kind: Event.Kind, _ data: EventData) {
-        stream.append(Event(kind: kind, userID: context.userID, sessionID: context.sessionID, runID: context.runID,
+    /// `atNanos`: a reading of the runtime's clock just taken, which dates the event without
+    /// another clock read when the runtime runs on the system clock.
+    func publishLocked(_ kind: Event.Kind, _ data: EventData, atNanos: UInt64? = nil) {
+        let ts = atNanos.flatMap { runtime.clockIsSystem ? MonotonicTime.wallMillis(atMonotonic: $0) : nil }
+            ?? MonotonicTime.wallMillis()
+        stream.append(Event(kind: kind, timestampMillis: ts, userID: context.userID, sessionID: context.sessionID, runID: context.runID,
                             parentRunID: parent?.context.runID ?? context.parent?.runID,
                             plugin: plugin, agent: name, payload: data))
     }
@@ -185,11 +189,11 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     /// Publishes an event for this call unless it (or its root run) has an outcome; false when
     /// dropped (counted as late activity).
     @discardableResult
-    func publish(_ kind: Event.Kind, _ data: EventData) -> Bool {
+    func publish(_ kind: Event.Kind, _ data: EventData, atNanos: UInt64? = nil) -> Bool {
         if parent != nil, root.isFinished { runtime.counters.lateEvents.add(1, ordering: .relaxed); return false }
         let ok = lock.withLock { () -> Bool in
             guard state.isLive else { return false }
-            publishLocked(kind, data)
+            publishLocked(kind, data, atNanos: atNanos)
             return true
         }
         if !ok { runtime.counters.lateEvents.add(1, ordering: .relaxed) }

@@ -81,7 +81,8 @@ public final class CircuitBreaker: @unchecked Sendable {
     public func acquire() -> (permit: Permit?, retryAtNanos: UInt64?, transitions: [Transition]) {
         lock.withLock {
             var t: [Transition] = []
-            let now = clock.nowNanos()
+            // Time matters only while open or half-open: a closed breaker reads no clock.
+            let now = state == .open || state == .halfOpen ? clock.nowNanos() : 0
             switch state {
             case .disabled:
                 return (Permit(generation: generation, isProbe: false, probeID: 0), nil, t)
@@ -122,7 +123,6 @@ public final class CircuitBreaker: @unchecked Sendable {
                 if permit.isProbe, probes.removeValue(forKey: permit.probeID) != nil { probesIssued -= 1 }
                 return []
             }
-            let now = clock.nowNanos()
             let failed = outcome == .failure
             let slow = config.slowCallDuration.map { duration >= $0 } ?? false
             switch state {
@@ -133,11 +133,12 @@ public final class CircuitBreaker: @unchecked Sendable {
                 let slowRate = Double(slows) / Double(window.count)
                 if rate >= config.failureRateThreshold || (config.slowCallDuration != nil && slowRate >= config.slowCallRateThreshold),
                    distinctFailingUsersLocked() >= config.minimumDistinctUsers {
-                    return [transitionLocked(to: .open, now: now, rate: rate)]
+                    return [transitionLocked(to: .open, now: clock.nowNanos(), rate: rate)]
                 }
                 return []
             case .halfOpen:
                 guard permit.isProbe, probes.removeValue(forKey: permit.probeID) != nil else { return [] }
+                let now = clock.nowNanos()
                 if failed || slow { return [transitionLocked(to: .open, now: now, rate: 1)] }
                 probeSuccesses += 1
                 if probeSuccesses >= config.halfOpenProbes { return [transitionLocked(to: .closed, now: now, rate: 0)] }

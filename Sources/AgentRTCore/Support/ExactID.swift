@@ -9,6 +9,9 @@ public struct ExactID: Hashable, Sendable, CustomStringConvertible {
     @inline(__always) public init(_ s: String) { string = s }
 
     public static func == (a: ExactID, b: ExactID) -> Bool {
+        // The same representation (one shared storage, or equal small-string bits) is the same
+        // bytes: the common case, an id compared with a copy of itself, needs no byte loop.
+        if unsafeBitCast(a.string, to: (UInt64, UInt64).self) == unsafeBitCast(b.string, to: (UInt64, UInt64).self) { return true }
         var x = a.string, y = b.string
         return x.withUTF8 { xb in y.withUTF8 { yb in xb.count == yb.count && (xb.count == 0 || memcmpEqual(xb, yb)) } }
     }

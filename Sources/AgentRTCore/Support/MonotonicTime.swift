@@ -4,6 +4,8 @@ import Glibc
 import Musl
 #endif
 
+import Synchronization
+
 /// Monotonic and wall-clock time helpers that avoid Foundation.
 public enum MonotonicTime {
     /// Nanoseconds on `CLOCK_MONOTONIC`.
@@ -27,6 +29,24 @@ public enum MonotonicTime {
     }
 
     private static let wallOffsetMillis: Int64 = wallMillis() - Int64(MonotonicTime.nanos() / 1_000_000)
+
+    /// Wall-clock milliseconds at an instant of `CLOCK_MONOTONIC` the caller has already read,
+    /// without reading the wall clock: the offset between the two clocks is re-measured at
+    /// most once a second, so a stepped wall clock is followed within a second. For event
+    /// timestamps, two per call.
+    public static func wallMillis(atMonotonic nanos: UInt64) -> Int64 {
+        let at = offsetMeasuredAt.load(ordering: .relaxed)
+        if nanos &- at > 1_000_000_000 && nanos > at {
+            let wall = wallMillis(), mono = MonotonicTime.nanos()
+            refreshedOffset.store(wall - Int64(mono / 1_000_000), ordering: .relaxed)
+            offsetMeasuredAt.store(mono, ordering: .relaxed)
+            return wall - Int64((mono - min(mono, nanos)) / 1_000_000)
+        }
+        return refreshedOffset.load(ordering: .relaxed) + Int64(nanos / 1_000_000)
+    }
+
+    private static let refreshedOffset = Atomic<Int64>(0)
+    private static let offsetMeasuredAt = Atomic<UInt64>(0)
 
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-25T12:03:00.123Z`.
     public static func rfc3339(millis: Int64) -> String {
