@@ -1,8 +1,9 @@
 /*
  * c_host_bench — the guarded no-op call as a C host sees it: agentrt_run of bench.noop through
  * libAgentRT.so, every guard on, timed call by call (scripts/bench-c-host.sh builds and runs it).
- *   usage: c_host_bench <libAgentRTBenchPlugin.so> <calls> <caller|handoff> [threads]
- * Prints one line: mode threads calls p50_ns p99_ns mean_ns.
+ *   usage: c_host_bench <libAgentRTBenchPlugin.so> <calls> <caller|handoff> [threads] [agent] [input]
+ * Prints one line: mode threads calls p50_ns p99_ns mean_ns. The agent is bench.noop unless named
+ * (bench.emit with input N emits N events: callgrind of two inputs gives instructions per emit).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <agentrt/agentrt.h>
@@ -16,6 +17,7 @@
 static agentrt_runtime *rt;
 static long calls;
 static uint32_t flags;
+static const char *agent = "noop", *input = "{}";
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -42,7 +44,7 @@ static void *caller(void *arg) {
     for (i = 0; i < calls; i++) {
         char *result = NULL, *error = NULL;
         int64_t t0 = now_ns();
-        agentrt_status s = agentrt_run(rt, "bench", "noop", user, "{}", &o, &result, &error, NULL);
+        agentrt_status s = agentrt_run(rt, "bench", agent, user, input, &o, &result, &error, NULL);
         w->samples[i] = now_ns() - t0;
         if (s != AGENTRT_OK) { fprintf(stderr, "run failed: %d %s\n", (int)s, error ? error : ""); exit(1); }
         agentrt_free(result);
@@ -60,9 +62,11 @@ int main(int argc, char **argv) {
     double sum = 0;
     long n, i;
     if (argc < 4 || threads < 1 || threads > 64) {
-        fprintf(stderr, "usage: c_host_bench <libAgentRTBenchPlugin.so> <calls> <caller|handoff> [threads]\n");
+        fprintf(stderr, "usage: c_host_bench <libAgentRTBenchPlugin.so> <calls> <caller|handoff> [threads] [agent] [input]\n");
         return 2;
     }
+    if (argc > 5) agent = argv[5];
+    if (argc > 6) input = argv[6];
     calls = atol(argv[2]);
     flags = strcmp(argv[3], "caller") == 0 ? AGENTRT_RUN_ON_CALLER_THREAD : AGENTRT_RUN_HAND_OFF;
     memset(&c, 0, sizeof c);

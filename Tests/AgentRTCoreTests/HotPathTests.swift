@@ -151,3 +151,13 @@ struct HotPathTests {
         #expect(abs(derived - MonotonicTime.wallMillis()) <= 2)
     }
 }
+
+@Suite("Event layout")
+struct EventLayoutTests {
+    @Test("an event stays small: its largest payloads are boxed")
+    func eventSize() {
+        // 6 strings, kind, seq, timestamp and the payload's inline part (177 bytes); before
+        // boxing the error-carrying cases an event took 240 bytes.
+        #expect(MemoryLayout<Event>.size <= 184, "Event is \(MemoryLayout<Event>.size) bytes")
+    }
+}

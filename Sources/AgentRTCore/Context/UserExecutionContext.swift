@@ -32,7 +32,11 @@ public final class UserExecutionContext: @unchecked Sendable {
     private let lock = Lock()
     // Guarded by `lock`.
     @exclusivity(unchecked) private var cause: CancellationCause?
-    @exclusivity(unchecked) private var children: [ObjectIdentifier: Weak] = [:]
+    /// Live children, each knowing its index (`indexInParent`): adding and detaching one (every
+    /// tool call) is O(1) without hashing.
+    @exclusivity(unchecked) private var children: ContiguousArray<Weak> = []
+    /// Where this context is in its parent's `children` (-1: not there). Guarded by the parent's lock.
+    @exclusivity(unchecked) private var indexInParent = -1
     @exclusivity(unchecked) private var cancelHandlers: [@Sendable (CancellationCause) -> Void] = []
     @exclusivity(unchecked) private var cleanups: [@Sendable () -> Void] = []
     @exclusivity(unchecked) private var ended = false
@@ -119,7 +123,8 @@ public final class UserExecutionContext: @unchecked Sendable {
                                      deadline: deadline, parent: self, now: now)
         let inherited: CancellationCause? = lock.withLock {
             if let cause { return cause }
-            children[ObjectIdentifier(c)] = Weak(context: c)
+            c.indexInParent = children.count
+            children.append(Weak(context: c))
             return nil
         }
         if let inherited { c.cancel(inherited) }
@@ -150,7 +155,7 @@ public final class UserExecutionContext: @unchecked Sendable {
             if self.cause != nil { return nil }
             self.cause = cause
             cancelled.store(true, ordering: .releasing)
-            let kids = children.values.compactMap(\.context)
+            let kids = children.compactMap(\.context)
             let handlers = cancelHandlers
             cancelHandlers.removeAll()
             defer { cancelObserver = nil }   // told once; the cycle ends here
@@ -207,7 +212,16 @@ public final class UserExecutionContext: @unchecked Sendable {
     public var childCount: Int { lock.withLock { children.count } }
 
     private func detach(_ child: UserExecutionContext) {
-        lock.withLock { _ = children.removeValue(forKey: ObjectIdentifier(child)) }
+        lock.withLock {
+            let i = child.indexInParent
+            guard i >= 0, i < children.count, children[i].context === child else { return }
+            child.indexInParent = -1
+            let last = children.removeLast()
+            if i < children.count {
+                children[i] = last
+                last.context?.indexInParent = i
+            }
+        }
     }
 }
 

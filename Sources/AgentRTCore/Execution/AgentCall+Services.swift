@@ -3,6 +3,8 @@
 extension AgentCall {
     /// Event types the runtime reserves; a plugin's `emit` may not use them.
     static let reservedTypes: Set<String> = Set(Event.Kind.allCases.map(\.rawValue)).subtracting(["custom", "agent_thinking"])
+    /// Shorter types cannot be reserved (most custom types are short): no set lookup for them.
+    static let shortestReservedType = reservedTypes.map(\.utf8.count).min() ?? 0
 
     /// `is_cancelled`: `.cancelled` once cancelled, `.staleHandle` after the call finished.
     public func checkCancelled() -> HostStatus {
@@ -25,12 +27,13 @@ extension AgentCall {
     /// `emit`: a `custom` event (or an `agent_thinking` note) on the caller's stream.
     public func emit(type: String, dataJSON: UnsafeRawBufferPointer) -> HostStatus {
         if !isRunning { runtime.counters.lateEvents.add(1, ordering: .relaxed); return .staleHandle }
-        if Self.reservedTypes.contains(type) { return .reservedType }
+        if type.utf8.count >= Self.shortestReservedType, Self.reservedTypes.contains(type) { return .reservedType }
         if let _ = NameRules.checkEventType(type) { return .invalidArgument }
         guard dataJSON.count <= runtime.configuration.maxEventBytes else { return .tooLarge }
         guard JSONValue.isValid(bytes: dataJSON) else { return .invalidJSON }
         let data = String(decoding: dataJSON, as: UTF8.self)
-        lastActivity.store(runtime.clock.nowNanos(), ordering: .releasing)
+        let now = runtime.clock.nowNanos()   // activity for the heartbeat, and the event's time
+        lastActivity.store(now, ordering: .releasing)
         let ok: Bool
         if type == "agent_thinking" {
             guard case .object(let o)? = try? JSONValue.parse(data), case .string(let text)? = o["text"] else {
@@ -38,9 +41,9 @@ extension AgentCall {
             }
             let kind = o["kind"]?.stringValue ?? "reasoning"
             guard kind == "status" || kind == "reasoning" else { return .invalidArgument }
-            ok = publish(.agentThinking, .thinking(text: text, kind: kind))
+            ok = publish(.agentThinking, .thinking(text: text, kind: kind), atNanos: now)
         } else {
-            ok = publish(.custom, .custom(name: type, value: data))
+            ok = publish(.custom, .custom(name: type, value: data), atNanos: now)
         }
         return ok ? .ok : .staleHandle
     }

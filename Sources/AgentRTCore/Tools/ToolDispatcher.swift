@@ -11,9 +11,12 @@ final class ToolEntry: @unchecked Sendable {
     let name: String
     let timeout: Duration?
     let validates: Bool
+    /// The key of a user's own breaker for this tool (`tool:plugin.name`).
+    let breakerKey: String
 
     init(descriptor: ToolDescriptor, implementation: any ToolImplementation, schema: JSONSchema?, breaker: CircuitBreaker) {
         self.qualifiedName = descriptor.qualifiedName
+        self.breakerKey = "tool:" + descriptor.qualifiedName
         self.plugin = descriptor.plugin
         self.name = descriptor.name
         self.timeout = descriptor.defaultTimeout
@@ -32,8 +35,9 @@ final class ToolEntry: @unchecked Sendable {
 public final class ToolDispatcher: @unchecked Sendable {
     unowned(unsafe) var runtime: Runtime!
     private let lock = Lock()
-    private var tools: [String: ToolEntry] = [:]
-    private var resolved: [AgentKey: ToolEntry] = [:]
+    // Guarded by `lock`.
+    @exclusivity(unchecked) private var tools: [String: ToolEntry] = [:]
+    @exclusivity(unchecked) private var resolved: [AgentKey: ToolEntry] = [:]
 
     init() {}
 
@@ -76,7 +80,7 @@ public final class ToolDispatcher: @unchecked Sendable {
     /// `plugin.tool`, or `tool` of the caller's own plugin (resolved once, then cached).
     func resolve(_ name: String, caller: AgentCall) -> ToolEntry? {
         let key = AgentKey(plugin: caller.plugin, name: name)
-        if let e = lock.withLock({ resolved[key] }) { return e }
+        if let e = lock.withLock({ resolved[key] }) { return e }   // the common case: one lookup
         let e = lock.withLock { tools[name] ?? tools["\(caller.plugin).\(name)"] }
         if let e { lock.withLock { resolved[key] = e } }
         return e
@@ -122,7 +126,7 @@ public final class ToolDispatcher: @unchecked Sendable {
         let userID = caller.context.userID
         let user = caller.root.userState ?? runtime.users.state(for: userID)
         // The user's own breaker for the tool exists from their first failure of it on.
-        let breakerKey = "tool:" + tool
+        let breakerKey = entry.breakerKey
         let own = user.existingBreaker(for: breakerKey)
         let (permit, retryAt, transitions) = entry.breaker.acquire()
         runtime.publish(transitions, userID: userID)

@@ -58,6 +58,11 @@ private func bytes(_ s: agentrt_str) -> UnsafeRawBufferPointer? {
 
 private func text(_ s: agentrt_str) -> String? {
     guard let b = bytes(s) else { return nil }
+    // ASCII (event types, tool names, most arguments) needs no UTF-8 validation; the generic
+    // validating initializer also looks up type metadata on every call.
+    var high: UInt8 = 0
+    for c in b { high |= c }
+    if high < 0x80 { return String(decoding: b, as: UTF8.self) }
     return String(validating: b, as: UTF8.self)
 }
 
