@@ -4,14 +4,14 @@ import CAgentRT
 import Glibc
 #endif
 
-/// Builds a RunRequest from C arguments, or the misuse status and message.
+/// Builds a RunRequest from C arguments, or throws the misuse (its status and message).
 private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CChar>?, _ user: UnsafePointer<CChar>?,
                      _ input: UnsafePointer<CChar>?, _ options: UnsafePointer<agentrt_run_options>?)
-    -> Result<RunRequest, AgentRTError> {
+    throws(AgentRTError) -> RunRequest {
     guard let p = swiftString(plugin), let a = swiftString(agent) else {
-        return .failure(AgentRTError(.badArguments, "plugin and agent must be non-NULL UTF-8 strings"))
+        throw AgentRTError(.badArguments, "plugin and agent must be non-NULL UTF-8 strings")
     }
-    guard let u = swiftString(user) else { return .failure(AgentRTError(.invalidContext, "user_id is NULL or not UTF-8")) }
+    guard let u = swiftString(user) else { throw AgentRTError(.invalidContext, "user_id is NULL or not UTF-8") }
     // Checked here too (the runtime checks every input) so that agentrt_run_async can refuse a
     // malformed input as a misuse, with a status, instead of through its callback. Checked as
     // bytes, so the message is the parser's (byte offset, depth limit, lone surrogate, invalid
@@ -20,7 +20,7 @@ private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CCh
     if let input {
         let bytes = UnsafeRawBufferPointer(start: input, count: strlen(input))
         do { try JSONValue.checkSyntax(bytes: bytes) } catch {
-            return .failure(AgentRTError(.badArguments, "input_json is not valid JSON: \(error)"))
+            throw AgentRTError(.badArguments, "input_json is not valid JSON: \(error)")
         }
         i = String(decoding: bytes, as: UTF8.self)
     }
@@ -28,34 +28,34 @@ private func request(_ plugin: UnsafePointer<CChar>?, _ agent: UnsafePointer<CCh
     r.inputCheckedAsJSON = true
     if let options {
         guard Int(options.pointee.struct_size) >= MemoryLayout<agentrt_run_options>.size else {
-            return .failure(AgentRTError(.badArguments, "agentrt_run_options.struct_size is too small"))
+            throw AgentRTError(.badArguments, "agentrt_run_options.struct_size is too small")
         }
         let o = options.pointee
         guard o.flags & ~(AGENTRT_RUN_ON_CALLER_THREAD | AGENTRT_RUN_HAND_OFF) == 0,
               o.flags != AGENTRT_RUN_ON_CALLER_THREAD | AGENTRT_RUN_HAND_OFF else {
-            return .failure(AgentRTError(.badArguments, "agentrt_run_options.flags 0x\(String(o.flags, radix: 16)) has unknown or conflicting bits"))
+            throw AgentRTError(.badArguments, "agentrt_run_options.flags 0x\(String(o.flags, radix: 16)) has unknown or conflicting bits")
         }
         if o.flags & AGENTRT_RUN_ON_CALLER_THREAD != 0 { r.onCallerThread = true }
         if o.flags & AGENTRT_RUN_HAND_OFF != 0 { r.onCallerThread = false }
         if o.timeout_ms > 0 { r.timeout = .milliseconds(Int64(o.timeout_ms)) }
         if o.heartbeat_timeout_ms > 0 { r.heartbeatTimeout = .milliseconds(Int64(o.heartbeat_timeout_ms)) }
         if let s = o.session_id {
-            guard let sid = swiftString(s) else { return .failure(AgentRTError(.invalidContext, "session_id is not UTF-8")) }
+            guard let sid = swiftString(s) else { throw AgentRTError(.invalidContext, "session_id is not UTF-8") }
             r.sessionID = sid
         }
         if let m = o.metadata_json {
             guard let text = swiftString(m), case .object(let obj)? = try? JSONValue.parse(text) else {
-                return .failure(AgentRTError(.badArguments, "metadata_json must be a JSON object of strings"))
+                throw AgentRTError(.badArguments, "metadata_json must be a JSON object of strings")
             }
             for (k, v) in obj {
                 guard case .string(let s) = v else {
-                    return .failure(AgentRTError(.badArguments, "metadata_json value of \"\(k)\" is not a string"))
+                    throw AgentRTError(.badArguments, "metadata_json value of \"\(k)\" is not a string")
                 }
                 r.metadata[k] = s
             }
         }
     }
-    return .success(r)
+    return r
 }
 
 /// The status a C host sees: input the runtime refused as `bad_arguments` is a misuse of the call.
@@ -74,21 +74,20 @@ public func agentrt_run(_ rt: OpaquePointer?, _ plugin: UnsafePointer<CChar>?, _
     store(nil, outError)
     store(nil, outRunID)
     return withRuntime(rt, outError: outError) { e in
-        switch request(plugin, agent, user, input, options) {
+        let r: RunRequest
+        do throws(AgentRTError) { r = try request(plugin, agent, user, input, options) } catch {
+            store(error.message, outError)
+            return misuseStatus(error)
+        }
+        let result = e.runtime.runBlocking(r)
+        store(result.runID.isEmpty ? nil : result.runID, outRunID)
+        switch result.outcome {
+        case .success(let json):
+            store(json, outResult)
+            return .ok
         case .failure(let err):
             store(err.message, outError)
             return misuseStatus(err)
-        case .success(let r):
-            let result = e.runtime.runBlocking(r)
-            store(result.runID.isEmpty ? nil : result.runID, outRunID)
-            switch result.outcome {
-            case .success(let json):
-                store(json, outResult)
-                return .ok
-            case .failure(let err):
-                store(err.message, outError)
-                return misuseStatus(err)
-            }
         }
     }
 }
@@ -108,21 +107,18 @@ public func agentrt_run_async(_ rt: OpaquePointer?, _ plugin: UnsafePointer<CCha
     store(nil, outRunID)
     return withRuntime(rt) { e in
         guard let callback else { return .invalidArgument }
-        switch request(plugin, agent, user, input, options) {
-        case .failure(let err):
-            return misuseStatus(err)
-        case .success(let r):
-            let c = CCompletion(callback: callback, userData: userData)
-            let id = e.runtime.runDetached(r) { result in
-                let (status, text): (HostStatus, String) = switch result.outcome {
-                case .success(let json): (.ok, json)
-                case .failure(let err): (misuseStatus(err), err.message)
-                }
-                result.runID.withCString { rid in text.withCString { t in c.callback(c.userData, status.rawValue, rid, t) } }
+        let r: RunRequest
+        do throws(AgentRTError) { r = try request(plugin, agent, user, input, options) } catch { return misuseStatus(error) }
+        let c = CCompletion(callback: callback, userData: userData)
+        let id = e.runtime.runDetached(r) { result in
+            let (status, text): (HostStatus, String) = switch result.outcome {
+            case .success(let json): (.ok, json)
+            case .failure(let err): (misuseStatus(err), err.message)
             }
-            store(id.isEmpty ? nil : id, outRunID)
-            return .ok
+            result.runID.withCString { rid in text.withCString { t in c.callback(c.userData, status.rawValue, rid, t) } }
         }
+        store(id.isEmpty ? nil : id, outRunID)
+        return .ok
     }
 }
 

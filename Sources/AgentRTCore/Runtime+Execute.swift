@@ -72,7 +72,7 @@ extension Runtime {
     /// Whether a synchronous call runs on its caller's thread: always for process isolation
     /// (the caller waits anyway, and a kill, not abandonment, bounds it), else as asked.
     func runsOnCallerThread(_ call: AgentCall, _ r: RunRequest) -> Bool {
-        if call.entry!.implementation.isolation == .process { return true }
+        if call.entry!.isProcessIsolated { return true }
         return r.onCallerThread ?? (configuration.synchronousExecution == .callerThread)
     }
 
@@ -393,13 +393,12 @@ extension Runtime {
     func executeOnWorker(_ call: AgentCall) {
         guard call.begin() else { return }   // ended while it waited for a worker
         let entry = call.entry!
-        let impl = entry.implementation
         if let cause = call.context.cancellationCause {
             call.end(.notRun(AgentRTError(cause.errorCode, "\(call.describe()) did not start: \(cause.explanation)", runID: call.runID)))
             return
         }
         let instance: AgentInstance
-        if impl.hasSessionHooks {
+        if entry.hasSessionHooks {
             let slot = instanceSlot(call.userState!, entry, sessionID: call.context.sessionID)
             do {
                 instance = try slot.acquire(for: call)
@@ -439,7 +438,7 @@ extension Runtime {
         let instance = known ?? call.lock.withLock { call.instance } ?? call.entry!.shared
         let status = call.entry!.implementation.run(call, instance: instance, input: call.input)
         // Only process isolation reports how a worker ended: in-process calls skip the lock.
-        if call.entry!.implementation.isolation == .process, let how = call.takeProcessEnding() {
+        if call.entry!.isProcessIsolated, let how = call.takeProcessEnding() {
             call.end(.processEnded(how))
         } else {
             call.end(.returned(status))

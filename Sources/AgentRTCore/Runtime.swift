@@ -18,6 +18,9 @@ final class AgentEntry: @unchecked Sendable {
     let qualifiedName: String
     /// The agent-wide breaker, the runtime's for this name (no lookup per call).
     let breaker: CircuitBreaker
+    /// The implementation's answers, read once (reading an existential member copies it).
+    let isProcessIsolated: Bool
+    let hasSessionHooks: Bool
     /// The compiled input schema: every input is validated before the agent runs.
     let inputSchema: JSONSchema?
 
@@ -27,6 +30,8 @@ final class AgentEntry: @unchecked Sendable {
         self.implementation = implementation
         self.qualifiedName = descriptor.qualifiedName
         self.breaker = breaker
+        self.isProcessIsolated = implementation.isolation == .process
+        self.hasSessionHooks = implementation.hasSessionHooks
         self.shared = implementation.sharedInstance()
         if let s = descriptor.inputSchema {
             do { inputSchema = try JSONSchema(s) } catch {

@@ -6,7 +6,9 @@ import Glibc
 
 /// Runs a C agent: issues a call handle, calls the run function on the worker thread, retires
 /// the handle when the function returns (also when the call was abandoned long before).
-struct NativeAgentImplementation: AgentImplementation {
+/// A class: the runtime holds it as `any AgentImplementation`, and copying that existential
+/// copies a struct's every reference (one retain for a class).
+final class NativeAgentImplementation: AgentImplementation, @unchecked Sendable {
     let plugin: NativePlugin
     let agent: NativeAgent
     let shared: AgentInstance
