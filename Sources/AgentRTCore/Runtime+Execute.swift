@@ -502,7 +502,7 @@ extension Runtime {
             // A user removed meanwhile has had its slots collected: a new one would never be
             // closed, so it starts removed (its acquire refuses, nothing is opened).
             if user.removed { _ = s.markRemoved(); return s }
-            user.instances[key] = s
+            user.instances.insert(s)
             return s
         }
     }

@@ -161,3 +161,32 @@ struct EventLayoutTests {
         #expect(MemoryLayout<Event>.size <= 184, "Event is \(MemoryLayout<Event>.size) bytes")
     }
 }
+
+@Suite("Instance slots of a user")
+struct InstanceSlotsTests {
+    @Test("the first slot lives in a field, the rest in a table; lookups and removals see both")
+    func firstAndMore() {
+        func slot(_ agent: String, _ session: String) -> InstanceSlot {
+            InstanceSlot(key: InstanceKey(agent: agent, sessionID: session), implementation: ClosureAgent { _, _ in .ok },
+                         userID: "u")
+        }
+        var slots = InstanceSlots()
+        let a = slot("p.a", "s1"), b = slot("p.a", "s2"), c = slot("p.b", "s1")
+        #expect(slots[a.key] == nil)
+        slots.insert(a)
+        slots.insert(b)
+        slots.insert(c)
+        #expect(slots[a.key] === a && slots[b.key] === b && slots[c.key] === c)
+        #expect(slots[InstanceKey(agent: "p.b", sessionID: "s2")] == nil)
+        #expect(Set(slots.keys.map { "\($0.agent)/\($0.sessionID)" }) == ["p.a/s1", "p.a/s2", "p.b/s1"])
+        #expect(slots.removeValue(forKey: a.key) === a)   // the first one
+        #expect(slots[a.key] == nil && slots[b.key] === b)
+        let d = slot("p.c", "s3")
+        slots.insert(d)   // the field is free again
+        #expect(slots[d.key] === d && slots.values.count == 3)
+        #expect(slots.removeValue(forKey: c.key) === c)
+        #expect(slots.removeValue(forKey: c.key) == nil)
+        slots.removeAll()
+        #expect(slots.values.isEmpty && slots[b.key] == nil && slots[d.key] == nil)
+    }
+}

@@ -8,7 +8,7 @@ public final class UserState: @unchecked Sendable {
     let stats = CallStats()
     let lock = Lock()
     // Guarded by `lock`.
-    @exclusivity(unchecked) var instances: [InstanceKey: InstanceSlot] = [:]
+    @exclusivity(unchecked) var instances = InstanceSlots()
     @exclusivity(unchecked) var inFlight = InFlightRuns()
     @exclusivity(unchecked) var lastUsedNanos: UInt64
     /// This user's breaker per agent (`plugin.agent`) and abandoned calls per agent still running
@@ -98,7 +98,9 @@ final class InstanceSlot: @unchecked Sendable {
     let implementation: any AgentImplementation
     let userID: String
     let lock = Lock()
-    private let cond = ConditionVariable()
+    /// Created by the first call that waits for another call's open (most sessions never have
+    /// one: a condition variable is two allocations kept per idle session). Guarded by `lock`.
+    @exclusivity(unchecked) private var waiters: ConditionVariable?
     // Guarded by `lock`.
     @exclusivity(unchecked) private var state: State = .empty
     @exclusivity(unchecked) private var refs = 0
@@ -145,21 +147,21 @@ final class InstanceSlot: @unchecked Sendable {
                 switch opened {
                 case .failure(let e):
                     state = .empty
-                    cond.broadcast()
+                    waiters?.broadcast()
                     lock.unlock()
                     throw e
                 case .success(let i):
                     if removed {
                         // Removed while opening: close at once, nobody else will use it.
                         state = .closed
-                        cond.broadcast()
+                        waiters?.broadcast()
                         lock.unlock()
                         call.runtime.pool.submit(CloseInstanceItem(runtime: call.runtime, slot: self, instance: i))
                         throw AgentRTError(.cancelled, "the session \(key.sessionID) of user \(userID) was removed while it opened")
                     }
                     state = .open(i)
                     refs += 1
-                    cond.broadcast()
+                    waiters?.broadcast()
                     lock.unlock()
                     return i
                 }
@@ -171,11 +173,12 @@ final class InstanceSlot: @unchecked Sendable {
                 if !waitingRegistered {
                     waitingRegistered = true
                     lock.unlock()
-                    call.context.onCancel { [self] _ in lock.withLock { cond.broadcast() } }
+                    call.context.onCancel { [self] _ in lock.withLock { waiters?.broadcast() } }
                     lock.lock()
                     continue
                 }
-                cond.wait(lock)
+                if waiters == nil { waiters = ConditionVariable() }
+                waiters!.wait(lock)
             }
         }
     }
