@@ -178,7 +178,8 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     /// Publishes on the user's stream. Lock held.
     /// `atNanos`: a reading of the runtime's clock just taken, which dates the event without
     /// another clock read when the runtime runs on the system clock.
-    func publishLocked(_ kind: Event.Kind, _ data: EventData, atNanos: UInt64? = nil) {
+    /// `data` is consumed: it moves into the event (no copy of its strings).
+    func publishLocked(_ kind: Event.Kind, _ data: consuming EventData, atNanos: UInt64? = nil) {
         let ts = atNanos.flatMap { runtime.clockIsSystem ? MonotonicTime.wallMillis(atMonotonic: $0) : nil }
             ?? MonotonicTime.wallMillis()
         stream.append(Event(kind: kind, timestampMillis: ts, userID: context.userID, sessionID: context.sessionID, runID: context.runID,
@@ -189,15 +190,17 @@ public final class AgentCall: WorkItem, Watched, ContextCancelObserver, @uncheck
     /// Publishes an event for this call unless it (or its root run) has an outcome; false when
     /// dropped (counted as late activity).
     @discardableResult
-    func publish(_ kind: Event.Kind, _ data: EventData, atNanos: UInt64? = nil) -> Bool {
+    func publish(_ kind: Event.Kind, _ data: consuming EventData, atNanos: UInt64? = nil) -> Bool {
         if parent != nil, root.isFinished { runtime.counters.lateEvents.add(1, ordering: .relaxed); return false }
-        let ok = lock.withLock { () -> Bool in
-            guard state.isLive else { return false }
-            publishLocked(kind, data, atNanos: atNanos)
-            return true
+        lock.lock()   // not withLock: a closure could not move `data` into the event
+        guard state.isLive else {
+            lock.unlock()
+            runtime.counters.lateEvents.add(1, ordering: .relaxed)
+            return false
         }
-        if !ok { runtime.counters.lateEvents.add(1, ordering: .relaxed) }
-        return ok
+        publishLocked(kind, data, atNanos: atNanos)
+        lock.unlock()
+        return true
     }
 
     // MARK: waiting

@@ -109,10 +109,12 @@ public enum NameRules {
     public static func checkEventType(_ s: String) -> String? {
         if s.isEmpty { return "is empty" }
         if s.utf8.count > 64 { return "is \(s.utf8.count) bytes long (at most 64)" }
-        for b in s.utf8 where !(b >= 0x61 && b <= 0x7A) && !(b >= 0x41 && b <= 0x5A) && !(b >= 0x30 && b <= 0x39)
-            && b != 0x5F && b != 0x2E && b != 0x2D {
-            return "contains \(describe(byte: b)); only A-Z, a-z, 0-9, '_', '.' and '-' are allowed"
+        var copy = s   // a contiguous view: this runs for every emitted event
+        let bad: UInt8? = copy.withUTF8 { bytes in
+            bytes.first { b in !(b >= 0x61 && b <= 0x7A) && !(b >= 0x41 && b <= 0x5A) && !(b >= 0x30 && b <= 0x39)
+                && b != 0x5F && b != 0x2E && b != 0x2D }
         }
+        if let b = bad { return "contains \(describe(byte: b)); only A-Z, a-z, 0-9, '_', '.' and '-' are allowed" }
         return nil
     }
 
