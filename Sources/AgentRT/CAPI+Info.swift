@@ -6,6 +6,7 @@ private func agentJSON(_ a: AgentDescriptor) -> JSONValue {
     .object(JSONObject([
         ("plugin", .string(a.plugin)), ("name", .string(a.name)), ("description", .string(a.description)),
         ("input_schema", a.inputSchema ?? .null), ("thread_safe", .bool(a.threadSafe)),
+            ("returns_promptly", .bool(a.returnsPromptly)),
         ("default_timeout_ms", a.defaultTimeout.map { .int($0.milliseconds) } ?? .null),
     ]))
 }

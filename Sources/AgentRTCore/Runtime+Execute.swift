@@ -16,7 +16,10 @@ public struct RunRequest: Sendable {
     /// Overrides the configured admission wait.
     public var admissionWait: Duration?
     /// For `runBlocking`: run the agent on the calling thread (no hand-off) instead of a worker;
-    /// nil: `Configuration.synchronousExecution`. See `SynchronousExecution` for the trade.
+    /// nil: the agent's declaration (`AgentDescriptor.returnsPromptly`), then
+    /// `Configuration.synchronousExecution`. See `SynchronousExecution` for the trade. For the
+    /// async `run`, `false` hands a prompt agent's call to a worker too (`true` changes nothing:
+    /// only agents that declare they return promptly run inside the calling task).
     public var onCallerThread: Bool?
     /// Set by a face that has already checked `input` as JSON bytes (the C API does, to refuse
     /// a malformed input as a misuse): the runtime skips its own second scan.
@@ -44,11 +47,21 @@ public struct RunRequest: Sendable {
 
 extension Runtime {
     /// Runs one agent call through every guard, from async code. The plugin runs on a native
-    /// worker; this task suspends (no cooperative thread is blocked).
+    /// worker; this task suspends (no cooperative thread is blocked) — unless the agent declares
+    /// it returns promptly (`AgentDescriptor.returnsPromptly`) and the request does not ask for
+    /// a hand-off (`onCallerThread: false`): then it runs here, on this task's thread.
     public func run(_ request: RunRequest) async -> RunResult {
         switch await prepare(request) {
         case .refused(let r): return r
         case .ready(let call):
+            if call.entry!.runsInline && request.onCallerThread != false {
+                return await withTaskCancellationHandler {
+                    start(call, onCallerThread: true)
+                    return call.waitBlocking()   // decided before `start` returned: no wait
+                } onCancel: {
+                    self.cancel(call, reason: "the calling task was cancelled")
+                }
+            }
             return await withTaskCancellationHandler {
                 start(call)
                 return await call.waitAsync()
@@ -70,10 +83,12 @@ extension Runtime {
     }
 
     /// Whether a synchronous call runs on its caller's thread: always for process isolation
-    /// (the caller waits anyway, and a kill, not abandonment, bounds it), else as asked.
+    /// (the caller waits anyway, and a kill, not abandonment, bounds it), else as asked, else
+    /// for agents that declare they return promptly, else as configured.
     func runsOnCallerThread(_ call: AgentCall, _ r: RunRequest) -> Bool {
-        if call.entry!.isProcessIsolated { return true }
-        return r.onCallerThread ?? (configuration.synchronousExecution == .callerThread)
+        let entry = call.entry!
+        if entry.isProcessIsolated { return true }
+        return r.onCallerThread ?? (entry.runsInline || configuration.synchronousExecution == .callerThread)
     }
 
     /// Starts a call and returns its run id at once; `completion` gets the result on a runtime

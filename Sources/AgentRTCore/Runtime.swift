@@ -21,6 +21,9 @@ final class AgentEntry: @unchecked Sendable {
     /// The implementation's answers, read once (reading an existential member copies it).
     let isProcessIsolated: Bool
     let hasSessionHooks: Bool
+    /// Declared prompt and in-process: its calls run on the calling thread unless the caller
+    /// asks for a hand-off (the async `run` included).
+    let runsInline: Bool
     /// The compiled input schema: every input is validated before the agent runs.
     let inputSchema: JSONSchema?
 
@@ -32,6 +35,7 @@ final class AgentEntry: @unchecked Sendable {
         self.breaker = breaker
         self.isProcessIsolated = implementation.isolation == .process
         self.hasSessionHooks = implementation.hasSessionHooks
+        self.runsInline = descriptor.returnsPromptly && implementation.isolation != .process
         self.shared = implementation.sharedInstance()
         if let s = descriptor.inputSchema {
             do { inputSchema = try JSONSchema(s) } catch {

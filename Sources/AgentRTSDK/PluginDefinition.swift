@@ -8,15 +8,20 @@ public struct AgentDefinition: Sendable {
     public let inputSchema: String
     public let threadSafe: Bool
     public let defaultTimeoutMilliseconds: UInt32
+    /// `AGENTRT_AGENT_RETURNS_PROMPTLY`: the agent never blocks, so its calls may run on the
+    /// calling thread (no hand-off). See GUARDS.md, "Caller's-thread execution".
+    public let returnsPromptly: Bool
     let run: @Sendable (CallContext, String) throws -> String
 
     public init(_ name: String, description: String = "", inputSchema: String = "", threadSafe: Bool = true,
-                defaultTimeoutMilliseconds: UInt32 = 0, run: @escaping @Sendable (CallContext, String) throws -> String) {
+                defaultTimeoutMilliseconds: UInt32 = 0, returnsPromptly: Bool = false,
+                run: @escaping @Sendable (CallContext, String) throws -> String) {
         self.name = name
         self.description = description
         self.inputSchema = inputSchema
         self.threadSafe = threadSafe
         self.defaultTimeoutMilliseconds = defaultTimeoutMilliseconds
+        self.returnsPromptly = returnsPromptly
         self.run = run
     }
 }
@@ -92,7 +97,8 @@ enum SDKRegistry {
             for (i, a) in p.agents.enumerated() {
                 (agents + i).initialize(to: agentrt_agent(
                     struct_size: UInt32(MemoryLayout<agentrt_agent>.size),
-                    flags: a.threadSafe ? UInt32(AGENTRT_AGENT_THREAD_SAFE) : 0,
+                    flags: (a.threadSafe ? UInt32(AGENTRT_AGENT_THREAD_SAFE) : 0)
+                        | (a.returnsPromptly ? UInt32(AGENTRT_AGENT_RETURNS_PROMPTLY) : 0),
                     name: permanent(a.name), description: permanent(a.description),
                     input_schema: permanent(a.inputSchema), default_timeout_ms: a.defaultTimeoutMilliseconds,
                     reserved: 0, run: agentTrampolines[i], session_open: nil, session_close: nil))

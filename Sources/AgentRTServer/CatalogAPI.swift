@@ -41,6 +41,7 @@ struct CatalogAPI: Sendable {
             o["description"] = .string(a.description)
             o["input_schema"] = a.inputSchema ?? .null
             o["thread_safe"] = .bool(a.threadSafe)
+            o["returns_promptly"] = .bool(a.returnsPromptly)
             o["has_session_hooks"] = .bool(a.hasSessionHooks)
             o["default_timeout_ms"] = a.defaultTimeout.map { .int($0.milliseconds) } ?? .null
             return .object(o)

@@ -17,6 +17,7 @@ enum Descriptions {
         .object(JSONObject([
             ("name", .string(a.name)), ("description", .string(a.description)),
             ("input_schema", a.inputSchema ?? .null), ("thread_safe", .bool(a.threadSafe)),
+            ("returns_promptly", .bool(a.returnsPromptly)),
             ("default_timeout_ms", a.defaultTimeout.map { .int($0.milliseconds) } ?? .null),
             ("session_hooks", .bool(a.hasSessionHooks)),
         ]))
@@ -45,6 +46,7 @@ enum Descriptions {
             let timeout = a.defaultTimeout.map { "\($0.milliseconds) ms" } ?? "runtime default"
             s += "    \(a.name) — \(a.description)\n"
             s += "      thread-safe: \(a.threadSafe ? "yes" : "no (calls serialised)")   default timeout: \(timeout)"
+            if a.returnsPromptly { s += "   returns promptly (runs on the calling thread)" }
             s += a.hasSessionHooks ? "   per-session state: yes\n" : "\n"
             s += "      input schema: \(a.inputSchema?.serialized() ?? "(none)")\n"
         }

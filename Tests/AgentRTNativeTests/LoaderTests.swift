@@ -181,6 +181,7 @@ struct LoaderTests {
         BadPlugin("count_mismatch", .invalidDescriptor, ["agent[2]", "agent_count is 3", "only 2"]),
         BadPlugin("null_agents_array", .invalidDescriptor, ["agent_count is 2", "NULL"]),
         BadPlugin("no_run_function", .invalidDescriptor, ["\"idle\"", "no run function"]),
+        BadPlugin("unknown_agent_flags", .invalidDescriptor, ["\"odd\"", "unknown flags 0x7"]),
         BadPlugin("bad_tool_prototype", .invalidDescriptor, ["\"bar\"", "prototype", "\"struct foo\""]),
         BadPlugin("invalid_schema_json", .invalidDescriptor, ["\"strict\"", "input_schema", "not valid JSON"]),
     ]
@@ -276,7 +277,7 @@ struct LoaderTests {
         #expect(echo.descriptor == AgentDescriptor(
             plugin: "minimal", name: "echo", description: "Returns its input unchanged.",
             inputSchema: try JSONValue.parse("{\"type\":\"object\"}"), threadSafe: true,
-            defaultTimeout: .milliseconds(2500), hasSessionHooks: false))
+            defaultTimeout: .milliseconds(2500), hasSessionHooks: false, returnsPromptly: true))
         #expect(echo.descriptor.qualifiedName == "minimal.echo")
         #expect(plugin.agent(named: "missing") == nil)
         #expect(loader.plugin(named: "minimal") === plugin)

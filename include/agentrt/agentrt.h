@@ -91,7 +91,10 @@ typedef struct agentrt_run_options {
 /* agentrt_run_options.flags */
 #define AGENTRT_RUN_ON_CALLER_THREAD 0x1u /* run the agent on the calling thread (no hand-off) */
 #define AGENTRT_RUN_HAND_OFF 0x2u         /* run it on a worker even if the runtime's default is
-                                             caller_thread                                      */
+                                             caller_thread or the agent sets
+                                             AGENTRT_AGENT_RETURNS_PROMPTLY                      */
+/* Neither flag: on the calling thread if the agent sets AGENTRT_AGENT_RETURNS_PROMPTLY or the
+ * runtime's caller_thread is 1, else on a worker. */
 
 /* The library's version, e.g. "0.1.0". Static storage: do not free. */
 const char *agentrt_version(void);

@@ -38,8 +38,9 @@
  * -------
  * agentrt_plugin_entry, on_init and on_shutdown are called once each, on one thread, never
  * concurrently with anything else of the same plugin. Agent and tool functions run on the
- * runtime's native worker threads (never on a Swift cooperative thread); an agent without
- * AGENTRT_AGENT_THREAD_SAFE never runs two calls at once on the same instance. Host table
+ * runtime's native worker threads, or on the thread that asked for the call when the host
+ * chose caller's-thread execution or the agent sets AGENTRT_AGENT_RETURNS_PROMPTLY (below); an
+ * agent without AGENTRT_AGENT_THREAD_SAFE never runs two calls at once on the same instance. Host table
  * functions may be called from any thread, including threads the plugin created, as long as
  * the call handle passed is still live (see agentrt_call).
  */
@@ -267,6 +268,16 @@ typedef struct agentrt_host {
  * calls per instance (per user session when session hooks exist, else per agent). */
 #define AGENTRT_AGENT_THREAD_SAFE 0x1u
 
+/* The agent returns promptly and never blocks: no waiting on I/O, sleeps, other threads or
+ * locks others may hold. The runtime may then run its calls on the thread that asked for them
+ * (a C host's thread, a Swift cooperative thread serving `agentrt serve`) instead of handing
+ * them to a worker: no hand-off, the fastest guarded call. Every guard still applies; what
+ * the flag promises is that a call will not keep that thread: one that ignores its deadline
+ * still gets its outcome at deadline + grace, but holds the thread until it returns. Ignored
+ * under process isolation (isolated calls always run on the caller's thread, a kill bounds
+ * them). See GUARDS.md, "Caller's-thread execution". */
+#define AGENTRT_AGENT_RETURNS_PROMPTLY 0x2u
+
 /*
  * Runs one agent call. `instance` is what session_open returned for this user session (or the
  * plugin state from on_init when the agent has no session hooks). `input` is the JSON input,
@@ -285,7 +296,7 @@ typedef void (*agentrt_session_close_fn)(void *plugin_state, void *instance);
 
 typedef struct agentrt_agent {
     uint32_t struct_size;               /* sizeof(agentrt_agent)                          */
-    uint32_t flags;                     /* AGENTRT_AGENT_THREAD_SAFE, ...                 */
+    uint32_t flags;                     /* AGENTRT_AGENT_THREAD_SAFE | AGENTRT_AGENT_RETURNS_PROMPTLY */
     agentrt_str name;                   /* [a-z0-9_-] (no "."), 1..64, unique in plugin*/
     agentrt_str description;            /* free text                                      */
     agentrt_str input_schema;           /* JSON Schema of the input, or empty             */

@@ -73,11 +73,14 @@ static agentrt_status json_noop(void *state, agentrt_call *call, agentrt_str arg
     return host->set_result(call, (agentrt_str){"0", 1});
 }
 
-#define AGENT(name, fn, open, close) \
-    {sizeof(agentrt_agent), AGENTRT_AGENT_THREAD_SAFE, AGENTRT_STR(name), AGENTRT_STR("benchmark"), AGENTRT_STR(""), 0, 0, fn, open, close}
+#define AGENT(name, fn, open, close) AGENT_FLAGS(name, fn, open, close, AGENTRT_AGENT_THREAD_SAFE)
+#define AGENT_FLAGS(name, fn, open, close, flags) \
+    {sizeof(agentrt_agent), flags, AGENTRT_STR(name), AGENTRT_STR("benchmark"), AGENTRT_STR(""), 0, 0, fn, open, close}
 
 static const agentrt_agent agents[] = {
     AGENT("noop", noop_run, NULL, NULL),
+    /* The same no-op, declared prompt: its calls run on the calling thread (no hand-off). */
+    AGENT_FLAGS("prompt", noop_run, NULL, NULL, AGENTRT_AGENT_THREAD_SAFE | AGENTRT_AGENT_RETURNS_PROMPTLY),
     AGENT("json_tools", json_tools_run, NULL, NULL),
     AGENT("typed_tools", typed_tools_run, NULL, NULL),
     AGENT("emit", emit_run, NULL, NULL),
@@ -93,7 +96,7 @@ static const agentrt_tool tools[] = {
 
 static const agentrt_plugin plugin = {
     sizeof(agentrt_plugin), 0, AGENTRT_STR("bench"), AGENTRT_STR("1.0.0"), AGENTRT_STR("No-op agents for agentrt bench."),
-    agents, 5, 2, tools, NULL, NULL,
+    agents, sizeof agents / sizeof agents[0], 2, tools, NULL, NULL,
 };
 
 static const agentrt_plugin *entry(const agentrt_host *h) {

@@ -14,9 +14,13 @@ public struct AgentDescriptor: Sendable, Equatable {
     public let defaultTimeout: Duration?
     /// Whether the agent keeps per-user state through session open/close hooks.
     public let hasSessionHooks: Bool
+    /// The agent declares it returns promptly and never blocks (`AGENTRT_AGENT_RETURNS_PROMPTLY`):
+    /// its calls run on the calling thread unless the caller asks for a hand-off.
+    public let returnsPromptly: Bool
 
     public init(plugin: String, name: String, description: String = "", inputSchema: JSONValue? = nil,
-                threadSafe: Bool = true, defaultTimeout: Duration? = nil, hasSessionHooks: Bool = false) {
+                threadSafe: Bool = true, defaultTimeout: Duration? = nil, hasSessionHooks: Bool = false,
+                returnsPromptly: Bool = false) {
         self.plugin = plugin
         self.name = name
         self.description = description
@@ -24,6 +28,7 @@ public struct AgentDescriptor: Sendable, Equatable {
         self.threadSafe = threadSafe
         self.defaultTimeout = defaultTimeout
         self.hasSessionHooks = hasSessionHooks
+        self.returnsPromptly = returnsPromptly
     }
 
     /// `plugin.name`.

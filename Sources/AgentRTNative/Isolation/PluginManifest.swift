@@ -32,6 +32,7 @@ struct PluginManifest {
             w.bool(a.threadSafe)
             w.i64(a.defaultTimeout.map { $0.nanoseconds.asInt64 } ?? -1)
             w.bool(a.hasSessionHooks)
+            w.bool(a.returnsPromptly)
         }
         w.u32(UInt32(tools.count))
         for t in tools {
@@ -59,9 +60,9 @@ struct PluginManifest {
         agents = []
         for _ in 0..<Int(try r.u32()) {
             let n = try r.str(), d = try r.str(), s = try schema(try r.optionalStr())
-            let safe = try r.bool(), t = timeout(try r.i64()), hooks = try r.bool()
+            let safe = try r.bool(), t = timeout(try r.i64()), hooks = try r.bool(), prompt = try r.bool()
             agents.append(AgentDescriptor(plugin: plugin, name: n, description: d, inputSchema: s, threadSafe: safe,
-                                          defaultTimeout: t, hasSessionHooks: hooks))
+                                          defaultTimeout: t, hasSessionHooks: hooks, returnsPromptly: prompt))
         }
         tools = []
         for _ in 0..<Int(try r.u32()) {

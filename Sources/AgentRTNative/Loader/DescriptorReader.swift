@@ -84,7 +84,7 @@ struct DescriptorReader {
         if (a.session_open == nil) != (a.session_close == nil) {
             throw fail("agent \"\(name)\" sets only one of session_open/session_close; set both or neither")
         }
-        if a.flags & ~UInt32(AGENTRT_AGENT_THREAD_SAFE) != 0 {
+        if a.flags & ~(UInt32(AGENTRT_AGENT_THREAD_SAFE) | UInt32(AGENTRT_AGENT_RETURNS_PROMPTLY)) != 0 {
             throw fail("agent \"\(name)\" has unknown flags 0x\(String(a.flags, radix: 16))")
         }
         let description = try string(a.description, "agent \"\(name)\" description")
@@ -97,7 +97,8 @@ struct DescriptorReader {
             plugin: plugin, name: name, description: description, inputSchema: schema,
             threadSafe: a.flags & UInt32(AGENTRT_AGENT_THREAD_SAFE) != 0,
             defaultTimeout: a.default_timeout_ms == 0 ? nil : .milliseconds(Int64(a.default_timeout_ms)),
-            hasSessionHooks: a.session_open != nil)
+            hasSessionHooks: a.session_open != nil,
+            returnsPromptly: a.flags & UInt32(AGENTRT_AGENT_RETURNS_PROMPTLY) != 0)
         return NativeAgent(descriptor: descriptor, run: run, sessionOpen: a.session_open, sessionClose: a.session_close)
     }
 

@@ -160,7 +160,7 @@ final class BenchSuite: @unchecked Sendable {
                              baseline: "guarded call under sustained load (8 callers)", samples: eight.samples)
             result.append(eight)
         }
-        if wanted("async") { result.append(asyncRow(users: 100)) }
+        if wanted("async") { result.append(asyncRow(users: 100)); result.append(asyncRow(users: 100, agent: "prompt")) }
         if busy { result += busyRows() }
         if wanted("RSS") || wanted("heap") { result.append(rssRow()) }
         if wanted("isolated") { result += isolationRows(benchPluginPath: benchPluginPath) }

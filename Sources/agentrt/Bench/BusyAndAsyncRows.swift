@@ -51,9 +51,11 @@ extension BenchSuite {
 
     /// Closed-loop throughput of `Runtime.run` from Swift concurrency (what `serve` uses): `users`
     /// tasks each awaiting one call after another.
-    func asyncRow(users: Int) -> BenchRow {
-        var row = BenchRow(name: "async Runtime.run, \(users) users (Swift concurrency)", unit: .throughput(label: "calls/s"),
-                           baseline: nil)
+    /// `agent` "prompt" declares it returns promptly: its calls run inside the task (no hand-off).
+    func asyncRow(users: Int, agent: String = "noop") -> BenchRow {
+        let name = agent == "prompt" ? "async Runtime.run, \(users) users, prompt agent (inline)"
+                                     : "async Runtime.run, \(users) users (Swift concurrency)"
+        var row = BenchRow(name: name, unit: .throughput(label: "calls/s"), baseline: nil)
         let duration: UInt64 = quick ? 200_000_000 : 1_000_000_000
         let done = SharedCount()
         let finished = DispatchSemaphore(value: 0)
@@ -63,7 +65,7 @@ extension BenchSuite {
             await withTaskGroup(of: Void.self) { g in
                 for u in 0..<users {
                     g.addTask {
-                        let r = RunRequest(plugin: "bench", agent: "noop", userID: "async-\(users)-\(u)")
+                        let r = RunRequest(plugin: "bench", agent: agent, userID: "async-\(agent)-\(users)-\(u)")
                         while MonotonicTime.nanos() - t0 < duration {
                             if await runtime.run(r).isSuccess { done.value.add(1, ordering: .relaxed) }
                         }

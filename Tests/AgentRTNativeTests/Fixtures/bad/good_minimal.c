@@ -13,7 +13,7 @@ static agentrt_status echo_run(void *instance, agentrt_call *call, agentrt_str i
 }
 
 static const agentrt_agent agents[] = {
-    {sizeof(agentrt_agent), AGENTRT_AGENT_THREAD_SAFE, AGENTRT_STR("echo"),
+    {sizeof(agentrt_agent), AGENTRT_AGENT_THREAD_SAFE | AGENTRT_AGENT_RETURNS_PROMPTLY, AGENTRT_STR("echo"),
      AGENTRT_STR("Returns its input unchanged."), AGENTRT_STR("{\"type\":\"object\"}"), 2500, 0, echo_run, NULL, NULL},
 };
 
