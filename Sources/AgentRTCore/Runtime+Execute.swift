@@ -48,13 +48,13 @@ public struct RunRequest: Sendable {
 extension Runtime {
     /// Runs one agent call through every guard, from async code. The plugin runs on a native
     /// worker; this task suspends (no cooperative thread is blocked) — unless the agent declares
-    /// it returns promptly (`AgentDescriptor.returnsPromptly`) and the request does not ask for
-    /// a hand-off (`onCallerThread: false`): then it runs here, on this task's thread.
+    /// it returns promptly (`AgentDescriptor.returnsPromptly`), is thread-safe, and the request
+    /// does not ask for a hand-off (`onCallerThread: false`): then it runs here, in this task.
     public func run(_ request: RunRequest) async -> RunResult {
         switch await prepare(request) {
         case .refused(let r): return r
         case .ready(let call):
-            if call.entry!.runsInline && request.onCallerThread != false {
+            if call.entry!.runsInlineAsync && request.onCallerThread != false {
                 return await withTaskCancellationHandler {
                     start(call, onCallerThread: true)
                     return call.waitBlocking()   // decided before `start` returned: no wait

@@ -22,8 +22,11 @@ final class AgentEntry: @unchecked Sendable {
     let isProcessIsolated: Bool
     let hasSessionHooks: Bool
     /// Declared prompt and in-process: its calls run on the calling thread unless the caller
-    /// asks for a hand-off (the async `run` included).
+    /// asks for a hand-off.
     let runsInline: Bool
+    /// … and thread-safe, for the async `run`: a call of an agent that is not may queue behind
+    /// its instance's gate and resume on a worker, which must not hold a cooperative thread.
+    let runsInlineAsync: Bool
     /// The compiled input schema: every input is validated before the agent runs.
     let inputSchema: JSONSchema?
 
@@ -36,6 +39,7 @@ final class AgentEntry: @unchecked Sendable {
         self.isProcessIsolated = implementation.isolation == .process
         self.hasSessionHooks = implementation.hasSessionHooks
         self.runsInline = descriptor.returnsPromptly && implementation.isolation != .process
+        self.runsInlineAsync = runsInline && descriptor.threadSafe
         self.shared = implementation.sharedInstance()
         if let s = descriptor.inputSchema {
             do { inputSchema = try JSONSchema(s) } catch {

@@ -12,9 +12,9 @@ import Glibc
 /// hand-off; every guard, event and outcome is the same as on a worker.
 @Suite("Agents that return promptly")
 struct PromptAgentTests {
-    private static func promptAgent(_ rt: Runtime, _ name: String, prompt: Bool = true,
+    private static func promptAgent(_ rt: Runtime, _ name: String, prompt: Bool = true, threadSafe: Bool = true,
                                     _ body: @escaping @Sendable (AgentCall, String) -> HostStatus) throws {
-        try rt.register(agent: AgentDescriptor(plugin: "t", name: name, returnsPromptly: prompt),
+        try rt.register(agent: AgentDescriptor(plugin: "t", name: name, threadSafe: threadSafe, returnsPromptly: prompt),
                         implementation: ClosureAgent(body))
     }
 
@@ -38,13 +38,14 @@ struct PromptAgentTests {
         #expect(CoreTestKit.events(rt, user: "pam").map(\.kind) == [.agentStarted, .agentCompleted])
     }
 
-    @Test("async run: a prompt agent runs inside the calling task (no runtime worker), others on a worker",
-          arguments: [(true, nil as Bool?, false), (true, false, true), (false, nil, true)])
-    func async(_ prompt: Bool, _ perCall: Bool?, _ expectWorker: Bool) async throws {
+    @Test("async run: a prompt, thread-safe agent runs inside the calling task (no runtime worker), others on a worker",
+          arguments: [(true, true, nil as Bool?, false), (true, true, false, true), (false, true, nil, true),
+                      (true, false, nil, true)])
+    func async(_ prompt: Bool, _ threadSafe: Bool, _ perCall: Bool?, _ expectWorker: Bool) async throws {
         let rt = CoreTestKit.runtime()
         defer { rt.shutdown() }
         let inTask = Recorder<Bool>()
-        try Self.promptAgent(rt, "where", prompt: prompt) { call, _ in
+        try Self.promptAgent(rt, "where", prompt: prompt, threadSafe: threadSafe) { call, _ in
             // Synchronous code run by a task sees that task; a runtime worker has none.
             inTask.append(withUnsafeCurrentTask { $0 != nil })
             return call.setResult("1")
