@@ -39,7 +39,8 @@ extension Runtime {
                 return (u.inFlight.runIDs.sorted(), Array(Set(u.instances.keys.map(\.sessionID))).sorted(), wrong)
             }
             for r in runs {
-                if let other = runOwners[r] { shared.append(.string("run \(r) is held by \(other) and \(u.userID)")) }
+                // The same user may hold one id twice (a caller-given id reused): not a leak.
+                if let other = runOwners[r], !other.sameBytes(u.userID) { shared.append(.string("run \(r) is held by \(other) and \(u.userID)")) }
                 runOwners[r] = u.userID
             }
             for r in wrongUser { shared.append(.string("run \(r) in \(u.userID)'s table belongs to another user")) }

@@ -190,3 +190,70 @@ struct InstanceSlotsTests {
         #expect(slots.values.isEmpty && slots[b.key] == nil && slots[d.key] == nil)
     }
 }
+
+@Suite("Review regressions of the hot path")
+struct HotPathReviewTests {
+    @Test("a retried run id finds the live call, not the abandoned one still holding the id")
+    func retriedIDFindsLiveCall() async throws {
+        let (rt, clock) = CoreTestKit.manualRuntime { $0.grace = .seconds(1) }
+        defer { rt.shutdown() }
+        let release = TestGate()
+        let entered = Shared<Int>(0)
+        try CoreTestKit.agent(rt, "ignores") { call, _ in
+            entered.add(1)
+            if entered.load() == 1 { release.wait() } else { CoreTestKit.waitForCancellation(call) }
+            return .cancelled
+        }
+        // The first call ignores its deadline: abandoned, it keeps the id in the in-flight table.
+        let zombie = Background { rt.runBlocking(RunRequest(plugin: "t", agent: "ignores", userID: "re", timeout: .seconds(5),
+                                                            runID: "same")) }
+        #expect(await CoreTestKit.eventually { entered.load() == 1 })
+        #expect(rt.advance(clock, by: .seconds(5)))
+        #expect(rt.advance(clock, by: .seconds(1)))
+        #expect(await zombie.value()?.error?.code == .timeout)
+        // The retry with the same id: cancel and in-flight lookups must reach it.
+        let retry = Background { rt.runBlocking(RunRequest(plugin: "t", agent: "ignores", userID: "re", runID: "same")) }
+        #expect(await CoreTestKit.eventually { entered.load() == 2 })
+        #expect(rt.isRunInFlight(runID: "same", userID: "re"))
+        #expect(rt.cancel(runID: "same", userID: "re"))
+        #expect(await retry.value()?.error?.code == .cancelled)
+        #expect(!rt.isolationReport().serialized().contains("held by re and re"))
+        release.release()
+        #expect(await CoreTestKit.eventually { rt.users.existing("re")?.inFlightCount == 0 })
+    }
+
+    @Test("an agent that ends its own context mid-call is still cancelled and abandoned on time")
+    func endedContextStillCancellable() async throws {
+        let (rt, clock) = CoreTestKit.manualRuntime { $0.grace = .seconds(1) }
+        defer { rt.shutdown() }
+        let release = TestGate()
+        try CoreTestKit.agent(rt, "ends") { call, _ in
+            call.context.end()   // agent code may; the call must stay under the state machine
+            release.wait()       // and it ignores cancellation
+            return .ok
+        }
+        let job = Background { rt.runBlocking(RunRequest(plugin: "t", agent: "ends", userID: "ender", onCallerThread: false)) }
+        #expect(await CoreTestKit.eventually { release.arrived == 1 })
+        let id = try #require(rt.users.existing("ender")?.inFlightRunIDs.first)
+        #expect(rt.cancel(runID: id, userID: "ender"))
+        #expect(rt.advance(clock, by: .seconds(1)))   // the grace period: abandoned, the caller answered
+        let r = await job.value()
+        #expect(r?.error?.code == .cancelled && r?.error?.message.contains("abandoned") == true,
+                "\(String(describing: r?.outcome))")
+        release.release()
+        #expect(await CoreTestKit.eventually { rt.users.existing("ender")?.inFlightCount == 0 })
+    }
+
+    @Test("timestamps never decrease along a stream, whatever the events were stamped with")
+    func timestampsMonotone() {
+        let bus = EventBus()
+        let stream = bus.stream(for: "ts")
+        for t: Int64 in [1_000, 900, 1_200, 1_100, 1_300] {
+            stream.append(Event(kind: .custom, timestampMillis: t, userID: "ts", sessionID: "s", runID: "r",
+                                plugin: "p", agent: "a", payload: .custom(name: "x", value: "1")))
+        }
+        var out = ContiguousArray<Event>()
+        _ = stream.read(from: 1, max: 10, into: &out)
+        #expect(out.map(\.timestampMillis) == [1_000, 1_000, 1_200, 1_200, 1_300])
+    }
+}

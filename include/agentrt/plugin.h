@@ -269,7 +269,8 @@ typedef struct agentrt_host {
 #define AGENTRT_AGENT_THREAD_SAFE 0x1u
 
 /* The agent returns promptly and never blocks: no waiting on I/O, sleeps, other threads or
- * locks others may hold. The runtime may then run its calls on the thread that asked for them
+ * locks others may hold — its session hooks and the tools it calls included (they run on the
+ * same thread). The runtime may then run its calls on the thread that asked for them
  * (a C host's thread, a Swift cooperative thread serving `agentrt serve`) instead of handing
  * them to a worker: no hand-off, the fastest guarded call. Every guard still applies; what
  * the flag promises is that a call will not keep that thread: one that ignores its deadline

@@ -57,7 +57,6 @@ public final class UserExecutionContext: @unchecked Sendable {
     func observeCancellation(_ o: any ContextCancelObserver) -> CancellationCause? {
         lock.withLock {
             if let cause { return cause }
-            if ended { return nil }   // nothing left to observe (and no cycle to break later)
             cancelObserver = o
             return nil
         }
@@ -197,12 +196,18 @@ public final class UserExecutionContext: @unchecked Sendable {
             let c = cleanups
             cleanups.removeAll()
             cancelHandlers.removeAll()
-            cancelObserver = nil
             return c
         }
         guard let toRun else { return }
         for body in toRun.reversed() { body() }
         parent?.detach(self)
+    }
+
+    /// Forgets the observing call (the runtime, once the call's code no longer runs): the end
+    /// of the cycle call → context → call. Not done by `end()`, which agent code may call while
+    /// its call still runs and must still be cancellable.
+    func stopObserving() {
+        lock.withLock { cancelObserver = nil }
     }
 
     /// Whether `end()` has run.

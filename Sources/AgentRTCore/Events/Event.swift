@@ -26,8 +26,9 @@ public struct Event: Sendable {
     /// A user's seq never restarts: after the user's stream was dropped (the user was removed),
     /// the next stream starts above every seq the bus used before (see `EventBus`).
     public internal(set) var seq: UInt64
-    /// Wall-clock milliseconds.
-    public let timestampMillis: Int64
+    /// Wall-clock milliseconds; never decreases along a stream's seq (the stream raises an
+    /// event stamped earlier than the one before it to that one's time).
+    public internal(set) var timestampMillis: Int64
     public let userID: String
     public let sessionID: String
     public let runID: String

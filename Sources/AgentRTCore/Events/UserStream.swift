@@ -15,6 +15,7 @@ public final class UserStream: @unchecked Sendable {
     // Guarded by `lock` (so the runtime's dynamic exclusivity checks add nothing but cost).
     @exclusivity(unchecked) private var ring: ReplayRing
     @exclusivity(unchecked) private var nextSeq: UInt64
+    @exclusivity(unchecked) private var lastTimestamp: Int64 = 0
     // Weak: a subscription dropped without cancel() is released (and unregisters in its deinit),
     // never kept alive by the stream it watches.
     @exclusivity(unchecked) private var wakers: [ObjectIdentifier: WeakWaker] = [:]
@@ -61,6 +62,9 @@ public final class UserStream: @unchecked Sendable {
         let seq = nextSeq
         nextSeq += 1
         event.seq = seq
+        // Time never runs backwards along the stream: readings taken just before the lock (or
+        // a wall clock stepped back) would otherwise date a later event earlier.
+        if event.timestampMillis < lastTimestamp { event.timestampMillis = lastTimestamp } else { lastTimestamp = event.timestampMillis }
         ring.append(event, bytes: cost)   // moved, not copied
         if !wakers.isEmpty {
             for w in wakers.values { w.waker?.wake() }

@@ -287,7 +287,8 @@ extension AgentCall {
             for t in openTools {
                 t.by.publishLocked(.toolCompleted, .toolCompleted(
                     id: t.id, tool: t.tool, isError: true, content: nil,
-                    error: AgentRTError(.cancelled, "the calling run ended before the tool returned"), durationMs: 0))
+                    error: AgentRTError(.cancelled, "the calling run ended before the tool returned"), durationMs: 0),
+                    atNanos: now)
             }
             openTools.removeAll()
             publishLocked(terminalKind(outcome), terminalData(outcome, duration: duration), atNanos: now)
@@ -323,7 +324,7 @@ extension AgentCall {
             return (heldSlot, gate, holdsGate)
         }
         guard let (slot, g, hadGate) = taken else { return }
-        guard let user = userState else { context.end(); return }
+        guard let user = userState else { context.end(); context.stopObserving(); return }
         runtime.watchdog.remove(self)
         if hadGate, let g { g.release(runtime: runtime) }
         slot?.release(runtime: runtime)
@@ -333,6 +334,7 @@ extension AgentCall {
         entry?.stats.inFlight.subtract(1, ordering: .relaxed)
         user.stats.inFlight.subtract(1, ordering: .relaxed)
         context.end()
+        context.stopObserving()   // the call's code no longer runs: the cycle ends here
     }
 }
 

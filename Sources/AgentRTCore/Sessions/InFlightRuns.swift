@@ -30,9 +30,17 @@ struct InFlightRuns {
         }
     }
 
-    /// The in-flight run with exactly this id (compared as bytes), if any.
+    /// The in-flight run with exactly this id (compared as bytes), if any. When a caller-given
+    /// id is held twice (a retry while an abandoned call still runs), the live one that is not
+    /// yet cancelled comes first, then any still running, then the rest.
     func find(_ runID: String) -> AgentCall? {
         let key = ExactID(runID)
-        return calls.first { ExactID($0.runID) == key }
+        var running: AgentCall? = nil, any: AgentCall? = nil
+        for c in calls where ExactID(c.runID) == key {
+            if c.isRunning && !c.context.isCancelled { return c }
+            if c.isRunning, running == nil { running = c }
+            if any == nil { any = c }
+        }
+        return running ?? any
     }
 }

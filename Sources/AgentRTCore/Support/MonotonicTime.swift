@@ -35,17 +35,19 @@ public enum MonotonicTime {
     /// most once a second, so a stepped wall clock is followed within a second. For event
     /// timestamps, two per call.
     public static func wallMillis(atMonotonic nanos: UInt64) -> Int64 {
-        let at = offsetMeasuredAt.load(ordering: .relaxed)
+        let at = offsetMeasuredAt.load(ordering: .acquiring)
         if nanos &- at > 1_000_000_000 && nanos > at {
             let wall = wallMillis(), mono = MonotonicTime.nanos()
             refreshedOffset.store(wall - Int64(mono / 1_000_000), ordering: .relaxed)
-            offsetMeasuredAt.store(mono, ordering: .relaxed)
+            offsetMeasuredAt.store(mono, ordering: .releasing)
             return wall - Int64((mono - min(mono, nanos)) / 1_000_000)
         }
+        // A reader racing a refresh sees the previous offset at worst (never an unset one: it
+        // starts measured), at most a second old.
         return refreshedOffset.load(ordering: .relaxed) + Int64(nanos / 1_000_000)
     }
 
-    private static let refreshedOffset = Atomic<Int64>(0)
+    private static let refreshedOffset = Atomic<Int64>(wallOffsetMillis)
     private static let offsetMeasuredAt = Atomic<UInt64>(0)
 
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-25T12:03:00.123Z`.
