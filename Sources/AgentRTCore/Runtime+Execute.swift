@@ -485,12 +485,17 @@ extension Runtime {
             publish(b.record(p, outcome: o, duration: duration, user: who), userID: call.context.userID)
         } else if call.hostTool == nil, let user = call.userState,
                   o == .failure || (configuration.breaker.slowCallDuration.map { duration >= $0 } ?? false) {
-            // The user's first failure (or slow call) of this agent: their breaker starts now.
-            let b = user.breaker(for: entry.qualifiedName, config: configuration.breaker, clock: clock)
-            let (p, _, t) = b.acquire()
-            publish(t, userID: call.context.userID)
-            if let p { publish(b.record(p, outcome: o, duration: duration, user: who), userID: call.context.userID) }
+            startUserBreaker(user, key: entry.qualifiedName, outcome: o, duration: duration, who: who)
         }
+    }
+
+    /// A user's first failure (or slow call) of an agent or tool (`key`): their own breaker is
+    /// created now and counts this outcome (until then they had none: nothing to check).
+    func startUserBreaker(_ user: UserState, key: String, outcome: CircuitBreaker.Outcome, duration: Duration, who: UInt64) {
+        let b = user.breaker(for: key, config: configuration.breaker, clock: clock)
+        let (p, _, t) = b.acquire()
+        publish(t, userID: user.userID)
+        if let p { publish(b.record(p, outcome: outcome, duration: duration, user: who), userID: user.userID) }
     }
 
     /// A zombie: counted in the same transition that abandoned the call.

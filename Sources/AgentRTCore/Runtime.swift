@@ -38,7 +38,7 @@ final class AgentEntry: @unchecked Sendable {
         self.breaker = breaker
         self.isProcessIsolated = implementation.isolation == .process
         self.hasSessionHooks = implementation.hasSessionHooks
-        self.runsInline = descriptor.returnsPromptly && implementation.isolation != .process
+        self.runsInline = descriptor.returnsPromptly && !isProcessIsolated
         self.runsInlineAsync = runsInline && descriptor.threadSafe
         self.shared = implementation.sharedInstance()
         if let s = descriptor.inputSchema {

@@ -189,8 +189,17 @@ public final class UserExecutionContext: @unchecked Sendable {
 
     /// Ends the context: runs cleanups (exactly once even if several threads end it at once)
     /// and detaches it from its parent so finished children never accumulate.
-    public func end() {
+    public func end() { finish(releasingObserver: false) }
+
+    /// `end()` for the runtime once the call's code no longer runs: it also forgets the
+    /// observing call, the end of the cycle call → context → call, in the same lock pass.
+    /// (Plain `end()` keeps the observer: agent code may end its context while its call still
+    /// runs, and the call must stay cancellable.)
+    func endObserved() { finish(releasingObserver: true) }
+
+    private func finish(releasingObserver: Bool) {
         let toRun: [@Sendable () -> Void]? = lock.withLock {
+            if releasingObserver { cancelObserver = nil }
             if ended { return nil }
             ended = true
             let c = cleanups
@@ -201,13 +210,6 @@ public final class UserExecutionContext: @unchecked Sendable {
         guard let toRun else { return }
         for body in toRun.reversed() { body() }
         parent?.detach(self)
-    }
-
-    /// Forgets the observing call (the runtime, once the call's code no longer runs): the end
-    /// of the cycle call → context → call. Not done by `end()`, which agent code may call while
-    /// its call still runs and must still be cancellable.
-    func stopObserving() {
-        lock.withLock { cancelObserver = nil }
     }
 
     /// Whether `end()` has run.

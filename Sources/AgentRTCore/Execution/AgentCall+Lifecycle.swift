@@ -190,7 +190,8 @@ extension AgentCall {
             return step
         }
         guard let step = taken else { return }
-        if let impl = entry?.implementation, impl.isolation == .process {
+        if let entry, entry.isProcessIsolated {
+            let impl = entry.implementation
             // Process isolation: the worker is killed instead; the call ends when `run` returns.
             lock.withLock { stoppedByForce = true }
             if impl.stop(self) { return }
@@ -324,7 +325,7 @@ extension AgentCall {
             return (heldSlot, gate, holdsGate)
         }
         guard let (slot, g, hadGate) = taken else { return }
-        guard let user = userState else { context.end(); context.stopObserving(); return }
+        guard let user = userState else { context.endObserved(); return }
         runtime.watchdog.remove(self)
         if hadGate, let g { g.release(runtime: runtime) }
         slot?.release(runtime: runtime)
@@ -333,8 +334,7 @@ extension AgentCall {
         user.lock.withLock { user.inFlight.remove(self) }
         entry?.stats.inFlight.subtract(1, ordering: .relaxed)
         user.stats.inFlight.subtract(1, ordering: .relaxed)
-        context.end()
-        context.stopObserving()   // the call's code no longer runs: the cycle ends here
+        context.endObserved()   // the call's code no longer runs: the cycle ends here
     }
 }
 

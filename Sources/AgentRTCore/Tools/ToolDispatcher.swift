@@ -218,13 +218,8 @@ public final class ToolDispatcher: @unchecked Sendable {
             runtime.publish(own.record(ownPermit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who),
                             userID: userID)
         } else if breakerOutcome == .failure || slow {
-            // The user's first failure (or slow call) of this tool: their breaker starts now.
-            let b = user.breaker(for: breakerKey, config: runtime.configuration.breaker, clock: runtime.clock)
-            let (p, _, t) = b.acquire()
-            runtime.publish(t, userID: userID)
-            if let p {
-                runtime.publish(b.record(p, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who), userID: userID)
-            }
+            runtime.startUserBreaker(user, key: breakerKey, outcome: breakerOutcome,
+                                     duration: .nanoseconds(Int64(elapsed)), who: who)
         }
         runtime.publish(entry.breaker.record(permit, outcome: breakerOutcome, duration: .nanoseconds(Int64(elapsed)), user: who),
                         userID: caller.context.userID)
